@@ -1,0 +1,283 @@
+"""The main job on this machine, end to end, with nothing but Python and SQLite."""
+
+import email
+import email.policy
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from onboarding.models import OutboxEmail
+from orders import sample_events
+from orders.models import DFYOrder
+from orders.stripe_setup import configure_endpoint
+
+HOST = "127.0.0.1"
+SEPARATOR = "=" * 72
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the main job on 127.0.0.1: migrate, set up the webhook endpoint, start gunicorn and the "
+        "task worker, send signed sample events, then print the orders, their activity and the emails."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000, help="Port for gunicorn on 127.0.0.1 (default 8000).")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2).")
+        parser.add_argument(
+            "--exit", action="store_true", help="Stop the server and worker after the summary instead of serving."
+        )
+        parser.add_argument(
+            "--email-timeout", type=float, default=60, help="Seconds to wait for the worker to send the emails."
+        )
+
+    def handle(self, *args, port, workers, exit, email_timeout, **options):
+        base_url = f"http://{HOST}:{port}"
+        if not port_is_free(port):
+            raise CommandError(f"Port {port} on {HOST} is in use: stop what runs there or pass --port.")
+
+        self.heading("1. Database")
+        self.stdout.write("Applying migrations (the first run takes about two minutes, later runs seconds)...")
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
+
+        self.heading("2. Stripe webhook endpoint (no call to Stripe)")
+        secret = settings.STRIPE_WEBHOOK_SECRET or f"whsec_demo_{secrets.token_hex(16)}"
+        endpoint, _ = configure_endpoint(secret, base_url)
+        self.stdout.write(f"Endpoint {endpoint.id} at {endpoint.url}")
+        password = self.ensure_admin_user()
+
+        self.heading("3. Server and task worker")
+        log_dir = settings.VAR_DIR / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        processes = self.start_processes(port, workers, log_dir)
+        try:
+            wait_until_healthy(base_url, processes)
+            self.stdout.write(f"gunicorn ({workers} workers) on {base_url}, db_worker running; logs in {log_dir}")
+
+            self.heading("4. Signed sample events")
+            run_started = time.time()
+            sessions = self.send_sample_events(endpoint, secret)
+
+            self.heading("5. Emails")
+            self.wait_for_emails(sessions, email_timeout)
+            self.print_emails(sessions, run_started)
+
+            self.heading("6. Orders and their activity")
+            self.print_orders(sessions)
+
+            self.heading("7. Admin")
+            self.stdout.write(f"Open {base_url}/admin/ and log in as 'admin' with password {password}")
+            if exit:
+                return
+            self.stdout.write("Serving until you press Ctrl+C.")
+            wait_for_interrupt(processes)
+        finally:
+            stop_processes(processes)
+
+    def heading(self, title):
+        self.stdout.write(f"\n{SEPARATOR}\n{title}\n{SEPARATOR}")
+
+    def ensure_admin_user(self):
+        password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        user, created = get_user_model().objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@levqor.example"}
+        )
+        user.set_password(password)
+        user.save()
+        self.stdout.write(f"{'Created' if created else 'Reset'} the admin user 'admin' with a new password.")
+        return password
+
+    def start_processes(self, port, workers, log_dir):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        commands = {
+            "gunicorn": [
+                sys.executable, "-m", "gunicorn", "levqor.wsgi",
+                "--bind", f"{HOST}:{port}", "--workers", str(workers), "--access-logfile", "-",
+            ],
+            "worker": [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.5"],
+        }
+        processes = {}
+        for name, command in commands.items():
+            log_file = open(log_dir / f"{name}.log", "a", encoding="utf-8")
+            processes[name] = subprocess.Popen(
+                command, cwd=settings.BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            )
+        return processes
+
+    def send_sample_events(self, endpoint, secret):
+        run = secrets.token_hex(4)
+        starter = f"cs_test_demo_{run}_starter"
+        growth = f"cs_test_demo_{run}_growth"
+        delayed = f"cs_test_demo_{run}_delayed"
+        unknown = f"cs_test_demo_{run}_unknown"
+
+        paid_starter = sample_events.event("checkout.session.completed", sample_events.checkout_session(starter))
+        scenarios = [
+            ("Paid DFY Starter, £99", paid_starter),
+            ("The same event delivered again", paid_starter),
+            (
+                "Subscription Growth, yearly, £790",
+                sample_events.event(
+                    "checkout.session.completed",
+                    sample_events.checkout_session(
+                        growth,
+                        metadata={"mode": "subscription", "plan": "growth", "term": "yearly"},
+                        amount_total=79000,
+                        stripe_mode="subscription",
+                        customer=f"cus_demo{run}",
+                        subscription=f"sub_demo{run}",
+                        email="sam.lee@example.com",
+                        name="Sam Lee",
+                    ),
+                ),
+            ),
+            (
+                "Bank debit for DFY Professional: completed, payment still pending",
+                sample_events.event(
+                    "checkout.session.completed",
+                    sample_events.checkout_session(
+                        delayed,
+                        metadata={"mode": "dfy", "plan": "professional"},
+                        amount_total=24900,
+                        payment_status="unpaid",
+                        email="o'brien@example.com",
+                        name="Siobhán O'Brien, Ltd",
+                    ),
+                ),
+            ),
+            (
+                "The same session's payment cleared",
+                sample_events.event(
+                    "checkout.session.async_payment_succeeded",
+                    sample_events.checkout_session(
+                        delayed,
+                        metadata={"mode": "dfy", "plan": "professional"},
+                        amount_total=24900,
+                        email="o'brien@example.com",
+                        name="Siobhán O'Brien, Ltd",
+                    ),
+                ),
+            ),
+            (
+                "Unknown plan in the metadata",
+                sample_events.event(
+                    "checkout.session.completed",
+                    sample_events.checkout_session(
+                        unknown, metadata={"mode": "x", "plan": "unknown-plan"}, email="alex@example.com", name="Alex"
+                    ),
+                ),
+            ),
+        ]
+
+        for label, stripe_event in scenarios:
+            status, body = sample_events.deliver(endpoint.url, stripe_event, secret)
+            self.stdout.write(f"HTTP {status}  {stripe_event['type']:<42} {label}")
+            if status != 200:
+                raise CommandError(f"The webhook answered HTTP {status} for {label!r}: {body[:300]}")
+        return [starter, growth, delayed, unknown]
+
+    def wait_for_emails(self, sessions, timeout):
+        pending = OutboxEmail.objects.filter(
+            order__stripe_checkout_session_id__in=sessions,
+            state__in=[OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING],
+        )
+        deadline = time.monotonic() + timeout
+        while pending.exists():
+            if time.monotonic() > deadline:
+                raise CommandError(f"The worker did not send every email within {timeout:.0f} s: see var/logs/worker.log.")
+            time.sleep(0.25)
+
+    def print_emails(self, sessions, run_started):
+        deliveries = OutboxEmail.objects.filter(order__stripe_checkout_session_id__in=sessions).select_related("order")
+        for delivery in deliveries:
+            self.stdout.write(
+                f"{delivery.order.reference}  {delivery.state:<7} {delivery.template:<8} "
+                f"to {delivery.to_email:<24} {delivery.subject}"
+            )
+
+        messages = read_sent_emails(settings.EMAIL_FILE_PATH, run_started)
+        if not messages:
+            return
+        first = next((message for message in messages if message["Subject"].startswith("Welcome")), messages[0])
+        self.stdout.write(f"\n{len(messages)} emails written by the worker to {settings.EMAIL_FILE_PATH}. One of them:\n")
+        self.stdout.write(f"From: {first['From']}\nTo: {first['To']}\nSubject: {first['Subject']}\n")
+        self.stdout.write(first.get_body(preferencelist=("plain",)).get_content().strip())
+
+    def print_orders(self, sessions):
+        orders = DFYOrder.objects.filter(stripe_checkout_session_id__in=sessions).order_by("id")
+        self.stdout.write(f"{'reference':<11} {'status':<17} {'tier':<14} {'amount':<9} email")
+        for order in orders:
+            self.stdout.write(
+                f"{order.reference:<11} {order.status:<17} {order.tier or '-':<14} "
+                f"{order.amount_display:<9} {order.customer_email}"
+            )
+        for order in orders:
+            self.stdout.write(f"\n{order.reference} ({order.stripe_checkout_session_id})")
+            for activity in order.activities.all():
+                self.stdout.write(f"  {activity.created_at:%H:%M:%S}  {activity.kind:<20} {activity.message}")
+
+
+def port_is_free(port):
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_healthy(base_url, processes, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise CommandError(f"{name} exited with status {process.returncode}: see var/logs/{name}.log.")
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/webhooks/stripe/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)
+    raise CommandError(f"The server at {base_url} did not answer within {timeout} s: see var/logs/gunicorn.log.")
+
+
+def wait_for_interrupt(processes):
+    try:
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+
+
+def stop_processes(processes):
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def read_sent_emails(folder, since):
+    """Parse the messages Django's file backend wrote after a time, oldest first."""
+    messages = []
+    for path in sorted(folder.glob("*.log")) if folder.exists() else []:
+        if path.stat().st_mtime < since:
+            continue
+        for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+            if chunk.strip():
+                messages.append(email.message_from_bytes(chunk.strip(), policy=email.policy.default))
+    return messages

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from orders.webhooks import CheckoutCompletedWebhookView, StripeWebhookView
+
+from . import health
+
+# dj-stripe's admin reverses "djstripe:djstripe_webhook_by_uuid", so our view
+# takes that name in place of dj-stripe's own.
+stripe_patterns = (
+    [path("webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="djstripe_webhook_by_uuid")],
+    "djstripe",
+)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("stripe/", include(stripe_patterns, namespace="djstripe")),
+    path(
+        "api/webhooks/stripe/checkout-completed",
+        CheckoutCompletedWebhookView.as_view(),
+        name="stripe-checkout-completed-webhook",
+    ),
+    path("api/webhooks/stripe/health", health.stripe_webhook_health, name="stripe-webhook-health"),
+]

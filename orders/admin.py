@@ -1,0 +1,102 @@
+from django.contrib import admin
+
+from .models import DFYActivity, DFYOrder, Plan
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """An inline for machine-written rows: shown, never added, changed or deleted."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DFYActivityInline(ReadOnlyInline):
+    model = DFYActivity
+    fields = ["created_at", "kind", "message", "stripe_event_id", "actor"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["tier", "name", "mode", "term", "price_display", "price_setting_name", "stripe_price_id", "active"]
+    list_filter = ["mode", "term", "active"]
+    readonly_fields = ["price_setting_name", "stripe_price_id"]
+
+    @admin.display(description="price")
+    def price_display(self, plan):
+        return plan.price_display
+
+    @admin.display(description="price id variable")
+    def price_setting_name(self, plan):
+        return plan.price_setting_name
+
+    @admin.display(description="Stripe price id")
+    def stripe_price_id(self, plan):
+        return plan.stripe_price_id or "(not set)"
+
+
+@admin.register(DFYOrder)
+class DFYOrderAdmin(admin.ModelAdmin):
+    list_display = ["reference", "customer_email", "customer_name", "tier", "status", "amount", "created_at", "deadline"]
+    list_filter = ["status", "tier", "mode", "livemode", "created_at"]
+    search_fields = [
+        "customer_email",
+        "customer_name",
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_customer_id",
+    ]
+    list_select_related = ["catalogue_plan"]
+    date_hierarchy = "created_at"
+    inlines = [DFYActivityInline]
+    readonly_fields = [
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_customer_id",
+        "stripe_subscription_id",
+        "mode",
+        "plan",
+        "term",
+        "tier",
+        "catalogue_plan",
+        "amount_total",
+        "currency",
+        "livemode",
+        "payment_status",
+        "review_reason",
+        "paid_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="reference", ordering="id")
+    def reference(self, order):
+        return order.reference
+
+    @admin.display(description="amount", ordering="amount_total")
+    def amount(self, order):
+        return order.amount_display
+
+
+@admin.register(DFYActivity)
+class DFYActivityAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "order", "kind", "message", "stripe_event_id", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["stripe_event_id", "order__customer_email", "order__stripe_checkout_session_id"]
+    list_select_related = ["order", "actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,251 @@
+"""Shared fixtures: the webhook endpoint, signed deliveries, loopback doubles, worker and server processes."""
+
+import importlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import stripe
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from orders import sample_events
+
+WEBHOOK_SECRET = "whsec_test_levqor_secret_for_tests"
+BASE_DIR = Path(settings.BASE_DIR)
+LEGACY_WEBHOOK_PATH = "/api/webhooks/stripe/checkout-completed"
+
+
+# Plan catalogue
+
+@pytest.fixture
+def catalogue(db):
+    """Seed the catalogue the data migration writes, since test tables are built without migrations."""
+    migration = importlib.import_module("orders.migrations.0002_default_plan_catalogue")
+    migration.add_default_plans(django_apps, None)
+
+
+# Stripe API double
+
+class RecordingServer(HTTPServer):
+    """A loopback HTTP server that answers every request and keeps a log of them."""
+
+    def requests(self):
+        return [request for request, _ in self.log]
+
+
+@pytest.fixture(scope="session")
+def stripe_api():
+    """A Stripe API double on 127.0.0.1. Nothing in the webhook path may call it."""
+    server = RecordingServer(host="127.0.0.1", port=0)
+    server.expect_request(re.compile(".*")).respond_with_json(
+        {"error": {"type": "api_error", "message": "The Stripe API double was called."}}, status=500
+    )
+    server.start()
+    previous_base = stripe.api_base
+    stripe.api_base = server.url_for("").rstrip("/")
+    yield server
+    stripe.api_base = previous_base
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_stripe_api_log(stripe_api):
+    stripe_api.clear_log()
+    yield
+
+
+# Resend API double
+
+class ResendDouble(RecordingServer):
+    """A Resend API double: POST /emails answers with a message id, or with queued faults."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.faults = []
+
+    def answer(self, request):
+        if self.faults:
+            status, body = self.faults.pop(0)
+            return Response(json.dumps(body), status=status, content_type="application/json")
+        return Response(json.dumps({"id": str(uuid.uuid4())}), status=200, content_type="application/json")
+
+    def sent(self):
+        return [json.loads(request.get_data()) for request in self.requests() if request.path == "/emails"]
+
+
+@pytest.fixture(scope="session")
+def resend_api():
+    server = ResendDouble(host="127.0.0.1", port=0)
+    server.expect_request("/emails", method="POST").respond_with_handler(lambda request: server.answer(request))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def resend(resend_api):
+    resend_api.clear_log()
+    resend_api.faults.clear()
+    yield resend_api
+
+
+# Webhook endpoint and signed deliveries
+
+@pytest.fixture
+def stripe_endpoint(db, catalogue):
+    from orders.stripe_setup import configure_endpoint
+
+    endpoint, _ = configure_endpoint(WEBHOOK_SECRET)
+    return endpoint
+
+
+class WebhookSender:
+    """Signs events over their exact bytes and posts them through Django's full request stack."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        self.client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
+
+    @property
+    def path(self):
+        return f"/stripe/webhook/{self.endpoint.djstripe_uuid}/"
+
+    def post(self, stripe_event, *, secret=WEBHOOK_SECRET, timestamp=None, path=None, headers=None, payload=None):
+        payload = sample_events.encode(stripe_event) if payload is None else payload
+        extra = {"HTTP_STRIPE_SIGNATURE": sample_events.signature_header(payload, secret, timestamp)}
+        extra.update(headers or {})
+        return self.client.post(path or self.path, data=payload, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def webhook(stripe_endpoint):
+    return WebhookSender(stripe_endpoint)
+
+
+def checkout_event(event_type="checkout.session.completed", event_id=None, **session_fields):
+    """A checkout.session.* event for the base case: cs_test_A, DFY Starter, £99.00 paid."""
+    return sample_events.event(event_type, sample_events.checkout_session(**session_fields), event_id=event_id)
+
+
+# Processes: workers and servers started by tests
+
+def database_url():
+    """A DATABASE_URL for a child process that opens the test database this run created."""
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
+def child_env(**overrides):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "PYTHONUNBUFFERED": "1",
+        "STRIPE_API_BASE": stripe.api_base,
+    }
+    env.update({key: str(value) for key, value in overrides.items()})
+    return env
+
+
+def manage(*args, env=None, timeout=120):
+    return subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        cwd=BASE_DIR,
+        env=env or child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def run_worker(transactional_db, resend):
+    """Run django-tasks-db's worker until the queue is empty, sending through the Resend double."""
+
+    def run(**env_overrides):
+        env = child_env(RESEND_API_KEY="re_test_double", RESEND_API_URL=resend.url_for("/"), **env_overrides)
+        result = manage("db_worker", "--batch", "--no-startup-delay", "--no-reload", env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    return run
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GunicornServer:
+    def __init__(self, process, port):
+        self.process = process
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.communicate()
+
+
+def wait_until_healthy(server, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited early: {server.process.communicate()}")
+        try:
+            with urllib.request.urlopen(server.base_url + "/api/webhooks/stripe/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not become healthy in time")
+
+
+@pytest.fixture
+def gunicorn(transactional_db):
+    """Start gunicorn on 127.0.0.1 with the production settings and this run's test database."""
+    servers = []
+
+    def start(workers=2, **env_overrides):
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "levqor.wsgi",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60",
+            ],
+            cwd=BASE_DIR,
+            env=child_env(**env_overrides),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server = GunicornServer(process, port)
+        servers.append(server)
+        wait_until_healthy(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
