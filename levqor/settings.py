@@ -146,7 +146,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# WhiteNoise warns at every start when this folder is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # WhiteNoise serves the admin's files straight from the installed apps, so the
 # demo and a first deployment work without a collectstatic step.
 WHITENOISE_USE_FINDERS = True
@@ -239,12 +241,15 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["expected_stripe_rejections"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "djstripe": {"level": "INFO"},
+        # Logger filters apply only to records logged on that logger itself,
+        # which is where dj-stripe logs these two.
+        "djstripe.models.base": {"filters": ["expected_stripe_rejections"]},
+        "djstripe.views": {"filters": ["expected_stripe_rejections"]},
         "stripe": {"level": "WARNING"},
     },
 }

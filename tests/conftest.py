@@ -157,6 +157,7 @@ def database_url():
 def child_env(**overrides):
     env = {
         **os.environ,
+        "DJANGO_SETTINGS_MODULE": "levqor.settings",
         "DATABASE_URL": database_url(),
         "PYTHONUNBUFFERED": "1",
         "STRIPE_API_BASE": stripe.api_base,

@@ -1,14 +1,18 @@
-"""Environment for the test run, set before pytest-django loads the settings."""
+"""Settings for the test run: the production settings, read under a test environment.
+
+The variables are set here, before levqor.settings reads them, and are passed
+on to the servers and workers that tests start.
+"""
 
 import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
-os.environ.setdefault("LEVQOR_ENV", "test")
+os.environ["LEVQOR_ENV"] = "test"
 os.environ.setdefault("LEVQOR_VAR_DIR", tempfile.mkdtemp(prefix="levqor-test-var-"))
 # A file, not memory, so servers and workers started by tests share the database.
-os.environ.setdefault(
-    "LEVQOR_TEST_DATABASE", os.path.join(os.environ["LEVQOR_VAR_DIR"], "test.sqlite3")
-)
+os.environ.setdefault("LEVQOR_TEST_DATABASE", os.path.join(os.environ["LEVQOR_VAR_DIR"], "test.sqlite3"))
 for name in ("DEBUG", "RESEND_API_KEY", "STRIPE_TEST_SECRET_KEY", "STRIPE_LIVE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
     os.environ.pop(name, None)
+
+from levqor.settings import *  # noqa: E402,F403
