@@ -7,7 +7,7 @@ from django.db import DatabaseError
 
 @checks.register("levqor")
 def check_webhook_secret(app_configs=None, **kwargs):
-    """An endpoint without a secret answers every delivery with an error, so catch it before traffic."""
+    """Report webhook endpoints without a signing secret, because every delivery to them fails."""
     from djstripe.models import WebhookEndpoint
 
     messages = []

@@ -1,4 +1,4 @@
-"""Health endpoints: cheap answers for load balancers and uptime monitors."""
+"""Health endpoints: cheap responses for load balancers and uptime monitors."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required

@@ -15,7 +15,7 @@ def start(order, stripe_event_id=""):
     """Queue the welcome and intake emails of a paid order and enqueue their sending.
 
     Runs inside the transaction that marked the order paid. The task row is
-    inserted in that transaction too, so the worker sees it only once the
+    inserted in that transaction too, so the worker can read it only after the
     order commits, and a rollback removes order, emails and task together.
     """
     queued = queue_emails(order, ONBOARDING_EMAILS)

@@ -44,7 +44,7 @@ class Plan(models.Model):
 
     @property
     def price_setting_name(self):
-        """Name of the environment variable that holds this plan's Stripe price id."""
+        """Name of the environment variable that contains this plan's Stripe price id."""
         return f"STRIPE_PRICE_{self.mode.upper()}_{self.tier}"
 
     @property

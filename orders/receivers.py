@@ -1,7 +1,7 @@
 """dj-stripe signal receivers: route each signed event to orders.services.
 
 dj-stripe sends these inside the transaction that stores the Event row, so an
-exception here rolls the event back and answers 500, and Stripe retries.
+exception here rolls the event back and returns 500, and Stripe retries.
 """
 
 import logging

@@ -2,7 +2,8 @@
 
 apply_checkout() is idempotent and safe under concurrency. The unique
 stripe_checkout_session_id decides which of two racing deliveries creates the
-order; the other waits on the row lock and then sees the order as it stands.
+order. The losing insert raises IntegrityError, and that delivery then locks
+and reads the committed order instead.
 The order's status only moves forward, so late, repeated or out-of-order
 events change nothing once a payment outcome is known.
 """
@@ -152,9 +153,10 @@ def copy_session_facts(order, session):
 
 
 def copy_match(order, match):
-    order.mode = match.mode
-    order.plan = match.plan_slug
-    order.term = match.term
+    # The metadata as sent, cut to the columns; the activity log keeps it whole.
+    order.mode = match.mode[:64]
+    order.plan = match.plan_slug[:64]
+    order.term = match.term[:64]
     order.catalogue_plan = match.plan
     order.tier = match.plan.tier if match.plan else ""
 

@@ -8,8 +8,8 @@ from djstripe.models import Account, APIKey, WebhookEndpoint
 
 from .services import CHECKOUT_EVENT_TYPES
 
-# What the Stripe dashboard endpoint should send: the checkout events we
-# fulfil from, and customer.deleted, which we record on orders.
+# Event types the Stripe dashboard endpoint must send: the checkout events
+# that fulfil orders, and customer.deleted, which is recorded on orders.
 ENABLED_EVENTS = [*CHECKOUT_EVENT_TYPES, "customer.deleted"]
 
 
@@ -21,8 +21,8 @@ def configured_secret_keys():
 def seed_account():
     """Store the Stripe account and its API keys.
 
-    With these rows dj-stripe knows which account an event belongs to;
-    without them it asks Stripe (GET /v1/account) inside the webhook request.
+    With these rows dj-stripe finds the account of an event in the database.
+    Without them it requests GET /v1/account from Stripe inside the webhook request.
     """
     account, _ = Account.objects.get_or_create(
         id=settings.STRIPE_ACCOUNT_ID, defaults={"livemode": settings.STRIPE_LIVE_MODE}

@@ -3,7 +3,7 @@
 dj-stripe 2.11 connects a handler to most event types that re-fetches the
 object and its relations from the Stripe API inside the request: four to eight
 calls for a checkout session, and a customer lookup that fails for
-customer.deleted. Any failing call rolls the whole event back and answers 500,
+customer.deleted. Any failing call rolls the whole event back and returns 500,
 so a slow or broken Stripe API would block orders. Every one of those handlers
 is disconnected; the request stores the event and runs our receivers only.
 """

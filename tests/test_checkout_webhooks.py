@@ -319,3 +319,25 @@ def test_event_without_session_id_is_acknowledged(webhook):
 
     assert response.status_code == 200
     assert DFYOrder.objects.count() == 0
+
+
+def test_oversized_fields_need_review(webhook):
+    stripe_event = checkout_event(
+        metadata={"mode": "dfy" * 30, "plan": "p" * 500, "term": "t" * 500},
+        amount_total=10**15,
+        currency="pounds",
+        email="x" * 300 + "@example.com",
+        name="N" * 1000,
+    )
+
+    response = webhook.post(stripe_event)
+
+    assert response.status_code == 200
+    order = order_for()
+    assert order.status == DFYOrder.Status.NEEDS_REVIEW
+    assert order.amount_total is None
+    assert order.currency == ""
+    assert order.customer_email == ""
+    assert len(order.customer_name) == 255
+    assert order.plan == "p" * 64
+    assert order.activities.get(kind="order.needs_review").data["metadata"]["plan"] == "p" * 500

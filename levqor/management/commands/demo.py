@@ -122,6 +122,13 @@ class Command(BaseCommand):
         delayed = f"cs_test_demo_{run}_delayed"
         unknown = f"cs_test_demo_{run}_unknown"
 
+        # A name with an accent, a quote and a comma, which must not split the To header.
+        professional = {
+            "metadata": {"mode": "dfy", "plan": "professional"},
+            "amount_total": 24900,
+            "email": "o'brien@example.com",
+            "name": "Siobhán O'Brien, Ltd",
+        }
         paid_starter = sample_events.event("checkout.session.completed", sample_events.checkout_session(starter))
         scenarios = [
             ("Paid DFY Starter, £99", paid_starter),
@@ -146,27 +153,14 @@ class Command(BaseCommand):
                 "Bank debit for DFY Professional: completed, payment still pending",
                 sample_events.event(
                     "checkout.session.completed",
-                    sample_events.checkout_session(
-                        delayed,
-                        metadata={"mode": "dfy", "plan": "professional"},
-                        amount_total=24900,
-                        payment_status="unpaid",
-                        email="o'brien@example.com",
-                        name="Siobhán O'Brien, Ltd",
-                    ),
+                    sample_events.checkout_session(delayed, payment_status="unpaid", **professional),
                 ),
             ),
             (
                 "The same session's payment cleared",
                 sample_events.event(
                     "checkout.session.async_payment_succeeded",
-                    sample_events.checkout_session(
-                        delayed,
-                        metadata={"mode": "dfy", "plan": "professional"},
-                        amount_total=24900,
-                        email="o'brien@example.com",
-                        name="Siobhán O'Brien, Ltd",
-                    ),
+                    sample_events.checkout_session(delayed, **professional),
                 ),
             ),
             (
@@ -184,7 +178,7 @@ class Command(BaseCommand):
             status, body = sample_events.deliver(endpoint.url, stripe_event, secret)
             self.stdout.write(f"HTTP {status}  {stripe_event['type']:<42} {label}")
             if status != 200:
-                raise CommandError(f"The webhook answered HTTP {status} for {label!r}: {body[:300]}")
+                raise CommandError(f"The webhook returned HTTP {status} for {label!r}: {body[:300]}")
         return [starter, growth, delayed, unknown]
 
     def wait_for_emails(self, sessions, timeout):
@@ -249,7 +243,7 @@ def wait_until_healthy(base_url, processes, timeout=60):
                     return
         except OSError:
             time.sleep(0.25)
-    raise CommandError(f"The server at {base_url} did not answer within {timeout} s: see var/logs/gunicorn.log.")
+    raise CommandError(f"The server at {base_url} did not respond within {timeout} s: see var/logs/gunicorn.log.")
 
 
 def wait_for_interrupt(processes):

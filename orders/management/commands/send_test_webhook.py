@@ -49,7 +49,7 @@ class Command(BaseCommand):
         self.stdout.write(f"POST {url} {stripe_event['type']} {stripe_event['id']}: HTTP {status} {body[:200]}")
         self.report_order(session["id"])
         if status >= 400:
-            raise CommandError(f"The webhook answered HTTP {status}.")
+            raise CommandError(f"The webhook returned HTTP {status}.")
 
     def report_order(self, session_id):
         order = DFYOrder.objects.filter(stripe_checkout_session_id=session_id).first()
