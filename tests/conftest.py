@@ -1,7 +1,6 @@
 """Shared fixtures: the webhook endpoint, signed deliveries, loopback doubles, worker and server processes."""
 
 import importlib
-import json
 import os
 import re
 import signal
@@ -10,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,10 +17,11 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.test import Client
-from pytest_httpserver import HTTPServer
-from werkzeug import Response
+from pytest_httpserver.httpserver import METHOD_ALL
 
 from orders import sample_events
+from tests.doubles.resend import ResendDouble
+from tests.doubles.stripe_api import StripeDouble
 
 WEBHOOK_SECRET = "whsec_test_levqor_secret_for_tests"
 BASE_DIR = Path(settings.BASE_DIR)
@@ -38,23 +37,19 @@ def catalogue(db):
     migration.add_default_plans(django_apps, None)
 
 
-# Stripe API double
+# Loopback doubles of the Stripe and Resend APIs
 
-class RecordingServer(HTTPServer):
-    """A loopback HTTP server that answers every request and keeps a log of them."""
-
-    def requests(self):
-        return [request for request, _ in self.log]
+def start_double(server_class, handler_path="", method=None):
+    server = server_class(host="127.0.0.1", port=0)
+    matcher = re.compile(".*") if not handler_path else handler_path
+    server.expect_request(matcher, method=method or METHOD_ALL).respond_with_handler(server.answer)
+    server.start()
+    return server
 
 
 @pytest.fixture(scope="session")
-def stripe_api():
-    """A Stripe API double on 127.0.0.1. Nothing in the webhook path may call it."""
-    server = RecordingServer(host="127.0.0.1", port=0)
-    server.expect_request(re.compile(".*")).respond_with_json(
-        {"error": {"type": "api_error", "message": "The Stripe API double was called."}}, status=500
-    )
-    server.start()
+def stripe_api_server():
+    server = start_double(StripeDouble)
     previous_base = stripe.api_base
     stripe.api_base = server.url_for("").rstrip("/")
     yield server
@@ -63,44 +58,23 @@ def stripe_api():
 
 
 @pytest.fixture(autouse=True)
-def fresh_stripe_api_log(stripe_api):
-    stripe_api.clear_log()
-    yield
-
-
-# Resend API double
-
-class ResendDouble(RecordingServer):
-    """A Resend API double: POST /emails answers with a message id, or with queued faults."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.faults = []
-
-    def answer(self, request):
-        if self.faults:
-            status, body = self.faults.pop(0)
-            return Response(json.dumps(body), status=status, content_type="application/json")
-        return Response(json.dumps({"id": str(uuid.uuid4())}), status=200, content_type="application/json")
-
-    def sent(self):
-        return [json.loads(request.get_data()) for request in self.requests() if request.path == "/emails"]
+def stripe_api(stripe_api_server):
+    """The Stripe API double, emptied for each test. Nothing in the webhook path may call it."""
+    stripe_api_server.reset()
+    return stripe_api_server
 
 
 @pytest.fixture(scope="session")
 def resend_api():
-    server = ResendDouble(host="127.0.0.1", port=0)
-    server.expect_request("/emails", method="POST").respond_with_handler(lambda request: server.answer(request))
-    server.start()
+    server = start_double(ResendDouble, "/emails", "POST")
     yield server
     server.stop()
 
 
 @pytest.fixture
 def resend(resend_api):
-    resend_api.clear_log()
-    resend_api.faults.clear()
-    yield resend_api
+    resend_api.reset()
+    return resend_api
 
 
 # Webhook endpoint and signed deliveries

@@ -104,3 +104,26 @@ def test_send_test_webhook_reports_needs_review(gunicorn, stripe_endpoint):
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "status=needs_review" in result.stdout
+
+
+@pytest.mark.django_db
+def test_stripe_adapter_reads_the_double(stripe_api):
+    from orders import stripe_api as adapter
+    from orders.sample_events import checkout_session
+
+    stripe_api.add(checkout_session("cs_test_adapter"))
+
+    session = adapter.retrieve_checkout_session("cs_test_adapter")
+
+    assert session.id == "cs_test_adapter"
+    assert session.payment_status == "paid"
+    assert stripe_api.requests()[0].path == "/v1/checkout/sessions/cs_test_adapter"
+
+
+def test_stripe_adapter_reports_outage(stripe_api):
+    from orders import stripe_api as adapter
+
+    stripe_api.faults.extend([(500, {"error": {"type": "api_error", "message": "down"}})] * 4)
+
+    with pytest.raises(adapter.StripeUnavailable):
+        adapter.retrieve_account()
