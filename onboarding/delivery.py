@@ -43,8 +43,8 @@ def send_outbox_email(email_id):
         return False
 
     email = OutboxEmail.objects.select_related("order").get(pk=email_id)
-    message = build_message(email)
     try:
+        message = build_message(email)
         message.send()
     except Exception as exc:
         # The provider boundary: whatever the backend raises is recorded on

@@ -56,7 +56,10 @@ class DFYOrderAdmin(admin.ModelAdmin):
     list_select_related = ["catalogue_plan"]
     date_hierarchy = "created_at"
     inlines = [DFYActivityInline]
+    # Status changes only through the fulfilment service for now, which keeps
+    # them forward-only and writes the activity row.
     readonly_fields = [
+        "status",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
         "stripe_customer_id",

@@ -12,6 +12,7 @@ HTTP contract, kept by dj-stripe's view and these subclasses:
 - 500: our own processing failed. The event is rolled back, the trigger row
   keeps the error, and Stripe retries later.
 - 200: the event was applied, ignored, or had already been applied.
+- 503 (the earlier URL only): no endpoint is set up yet, so Stripe retries.
 """
 
 import logging

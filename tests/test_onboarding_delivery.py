@@ -95,3 +95,19 @@ def test_provider_error_is_recorded_on_the_order(committed_webhook, run_worker, 
     order = DFYOrder.objects.get()
     assert order.activities.filter(kind="email.failed").count() == 1
     assert OutboxEmail.objects.filter(state=OutboxEmail.State.SENT).count() == 1
+
+
+@pytest.mark.django_db
+def test_rendering_error_fails_the_row(webhook):
+    from onboarding.delivery import send_outbox_email
+
+    webhook.post(checkout_event())
+    email = OutboxEmail.objects.get(template="welcome")
+    OutboxEmail.objects.filter(pk=email.pk).update(template="no-such-template")
+
+    assert send_outbox_email(email.pk) is False
+
+    email.refresh_from_db()
+    assert email.state == OutboxEmail.State.FAILED
+    assert "TemplateDoesNotExist" in email.last_error
+    assert email.order.activities.filter(kind="email.failed").count() == 1

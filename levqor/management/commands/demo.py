@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from djstripe.models import WebhookEndpoint
 
 from onboarding.models import OutboxEmail
 from orders import sample_events
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
 
         self.heading("2. Stripe webhook endpoint (no call to Stripe)")
-        secret = settings.STRIPE_WEBHOOK_SECRET or f"whsec_demo_{secrets.token_hex(16)}"
+        secret = settings.STRIPE_WEBHOOK_SECRET or existing_secret() or f"whsec_demo_{secrets.token_hex(16)}"
         endpoint, _ = configure_endpoint(secret, base_url)
         self.stdout.write(f"Endpoint {endpoint.id} at {endpoint.url}")
         password = self.ensure_admin_user()
@@ -61,8 +62,10 @@ class Command(BaseCommand):
         log_dir = settings.VAR_DIR / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         processes = self.start_processes(port, workers, log_dir)
+        # SIGTERM becomes SystemExit, so the finally block below still stops the children.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         try:
-            wait_until_healthy(base_url, processes)
+            wait_until_healthy(base_url, processes, log_dir)
             self.stdout.write(f"gunicorn ({workers} workers) on {base_url}, db_worker running; logs in {log_dir}")
 
             self.heading("4. Signed sample events")
@@ -70,7 +73,7 @@ class Command(BaseCommand):
             sessions = self.send_sample_events(endpoint, secret)
 
             self.heading("5. Emails")
-            self.wait_for_emails(sessions, email_timeout)
+            self.wait_for_emails(sessions, email_timeout, log_dir)
             self.print_emails(sessions, run_started)
 
             self.heading("6. Orders and their activity")
@@ -181,7 +184,7 @@ class Command(BaseCommand):
                 raise CommandError(f"The webhook returned HTTP {status} for {label!r}: {body[:300]}")
         return [starter, growth, delayed, unknown]
 
-    def wait_for_emails(self, sessions, timeout):
+    def wait_for_emails(self, sessions, timeout, log_dir):
         pending = OutboxEmail.objects.filter(
             order__stripe_checkout_session_id__in=sessions,
             state__in=[OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING],
@@ -189,7 +192,7 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while pending.exists():
             if time.monotonic() > deadline:
-                raise CommandError(f"The worker did not send every email within {timeout:.0f} s: see var/logs/worker.log.")
+                raise CommandError(f"The worker did not send every email within {timeout:.0f} s: see {log_dir / 'worker.log'}.")
             time.sleep(0.25)
 
     def print_emails(self, sessions, run_started):
@@ -222,6 +225,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {activity.created_at:%H:%M:%S}  {activity.kind:<20} {activity.message}")
 
 
+def existing_secret():
+    """Return the configured endpoint's secret, so a demo run keeps a secret set up before it."""
+    endpoint = WebhookEndpoint.objects.filter(id=settings.STRIPE_WEBHOOK_ENDPOINT_ID).first()
+    return endpoint.secret if endpoint else ""
+
+
 def port_is_free(port):
     with socket.socket() as probe:
         try:
@@ -231,19 +240,19 @@ def port_is_free(port):
     return True
 
 
-def wait_until_healthy(base_url, processes, timeout=60):
+def wait_until_healthy(base_url, processes, log_dir, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, process in processes.items():
             if process.poll() is not None:
-                raise CommandError(f"{name} exited with status {process.returncode}: see var/logs/{name}.log.")
+                raise CommandError(f"{name} exited with status {process.returncode}: see {log_dir / (name + '.log')}.")
         try:
             with urllib.request.urlopen(f"{base_url}/api/webhooks/stripe/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.25)
-    raise CommandError(f"The server at {base_url} did not respond within {timeout} s: see var/logs/gunicorn.log.")
+    raise CommandError(f"The server at {base_url} did not respond within {timeout} s: see {log_dir / 'gunicorn.log'}.")
 
 
 def wait_for_interrupt(processes):
