@@ -208,7 +208,7 @@ def gunicorn(transactional_db):
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "levqor.wsgi",
-                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60", "--no-control-socket",
             ],
             cwd=BASE_DIR,
             env=child_env(**env_overrides),

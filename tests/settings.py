@@ -4,12 +4,16 @@ The variables are set here, before levqor.settings reads them, and are passed
 on to the servers and workers that tests start.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ["LEVQOR_ENV"] = "test"
-os.environ.setdefault("LEVQOR_VAR_DIR", tempfile.mkdtemp(prefix="levqor-test-var-"))
+if "LEVQOR_VAR_DIR" not in os.environ:
+    os.environ["LEVQOR_VAR_DIR"] = tempfile.mkdtemp(prefix="levqor-test-var-")
+    atexit.register(shutil.rmtree, os.environ["LEVQOR_VAR_DIR"], ignore_errors=True)
 # A file, not memory, so servers and workers started by tests share the database.
 os.environ.setdefault("LEVQOR_TEST_DATABASE", os.path.join(os.environ["LEVQOR_VAR_DIR"], "test.sqlite3"))
 for name in ("DEBUG", "RESEND_API_KEY", "STRIPE_TEST_SECRET_KEY", "STRIPE_LIVE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):

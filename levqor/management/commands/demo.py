@@ -107,6 +107,8 @@ class Command(BaseCommand):
             "gunicorn": [
                 sys.executable, "-m", "gunicorn", "levqor.wsgi",
                 "--bind", f"{HOST}:{port}", "--workers", str(workers), "--access-logfile", "-",
+                # gunicorn 27's control socket is one path per user; the demo needs none.
+                "--no-control-socket",
             ],
             "worker": [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.5"],
         }

@@ -46,7 +46,9 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Could not reach {url}: {exc}. Is the server running?") from exc
 
-        self.stdout.write(f"POST {url} {stripe_event['type']} {stripe_event['id']}: HTTP {status} {body[:200]}")
+        self.stdout.write(f"POST {url} {stripe_event['type']} {stripe_event['id']}: HTTP {status}")
+        if status != 200:
+            self.stdout.write(f"Response body: {body[:500]}")
         self.report_order(session["id"])
         if status >= 400:
             raise CommandError(f"The webhook returned HTTP {status}.")
