@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import DFYActivity, DFYOrder, Plan
+from .models import DFYActivity, DFYOrder, PaymentRecord, Plan, UnmatchedStripeEvent
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -21,6 +21,35 @@ class DFYActivityInline(ReadOnlyInline):
     fields = ["created_at", "kind", "message", "stripe_event_id", "actor"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
+
+
+class PaymentRecordInline(ReadOnlyInline):
+    """The order's payment history: charges with refunds, refunds, disputes and subscription invoices."""
+
+    model = PaymentRecord
+    verbose_name = "payment history entry"
+    verbose_name_plural = "payment history"
+    fields = [
+        "stripe_event_created",
+        "kind",
+        "stripe_id",
+        "amount_shown",
+        "refunded_shown",
+        "status",
+        "reason",
+        "evidence_due_by",
+        "stripe_event_id",
+    ]
+    readonly_fields = fields
+    ordering = ["stripe_event_created", "id"]
+
+    @admin.display(description="amount")
+    def amount_shown(self, record):
+        return record.amount_display
+
+    @admin.display(description="refunded")
+    def refunded_shown(self, record):
+        return record.amount_refunded_display
 
 
 @admin.register(Plan)
@@ -55,9 +84,9 @@ class DFYOrderAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["catalogue_plan"]
     date_hierarchy = "created_at"
-    inlines = [DFYActivityInline]
-    # Status changes only through the fulfilment service for now, which keeps
-    # them forward-only and writes the activity row.
+    inlines = [PaymentRecordInline, DFYActivityInline]
+    # Status changes only through the services for now, which keep them
+    # guarded and write the activity row.
     readonly_fields = [
         "status",
         "stripe_checkout_session_id",
@@ -75,6 +104,11 @@ class DFYOrderAdmin(admin.ModelAdmin):
         "payment_status",
         "review_reason",
         "paid_at",
+        "refunded",
+        "status_before_dispute",
+        "dispute_evidence_due_by",
+        "subscription_status",
+        "subscription_status_changed_at",
         "created_at",
         "updated_at",
     ]
@@ -87,13 +121,13 @@ class DFYOrderAdmin(admin.ModelAdmin):
     def amount(self, order):
         return order.amount_display
 
+    @admin.display(description="amount refunded", ordering="amount_refunded")
+    def refunded(self, order):
+        return order.amount_refunded_display
 
-@admin.register(DFYActivity)
-class DFYActivityAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "order", "kind", "message", "stripe_event_id", "actor"]
-    list_filter = ["kind"]
-    search_fields = ["stripe_event_id", "order__customer_email", "order__stripe_checkout_session_id"]
-    list_select_related = ["order", "actor"]
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """An admin for machine-written rows: listed and shown, never added, changed or deleted."""
 
     def has_add_permission(self, request):
         return False
@@ -103,3 +137,21 @@ class DFYActivityAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(DFYActivity)
+class DFYActivityAdmin(ReadOnlyModelAdmin):
+    list_display = ["created_at", "order", "kind", "message", "stripe_event_id", "actor"]
+    list_filter = ["kind"]
+    search_fields = ["stripe_event_id", "order__customer_email", "order__stripe_checkout_session_id"]
+    list_select_related = ["order", "actor"]
+
+
+@admin.register(UnmatchedStripeEvent)
+class UnmatchedStripeEventAdmin(ReadOnlyModelAdmin):
+    """Lifecycle events that matched no order: written by the webhook, read by staff."""
+
+    list_display = ["created_at", "event_type", "stripe_event_id", "stripe_object_id", "reason", "order", "resolved_at"]
+    list_filter = ["event_type", ("order", admin.EmptyFieldListFilter)]
+    search_fields = ["stripe_event_id", "stripe_object_id", "payment_intent_id", "customer_id", "subscription_id", "charge_id"]
+    list_select_related = ["order"]

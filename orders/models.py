@@ -60,6 +60,19 @@ class DFYOrder(models.Model):
         NEW = "new", "New"
         NEEDS_REVIEW = "needs_review", "Needs review"
         PAYMENT_FAILED = "payment_failed", "Payment failed"
+        REFUNDED = "refunded", "Refunded"
+        DISPUTED = "disputed", "Disputed"
+
+    class SubscriptionStatus(models.TextChoices):
+        # Stripe's subscription statuses, as listed for Subscription.status in stripe-python 15.6.2.
+        INCOMPLETE = "incomplete", "Incomplete"
+        INCOMPLETE_EXPIRED = "incomplete_expired", "Incomplete, expired"
+        TRIALING = "trialing", "Trialing"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        CANCELED = "canceled", "Cancelled"
+        UNPAID = "unpaid", "Unpaid"
+        PAUSED = "paused", "Paused"
 
     stripe_checkout_session_id = models.CharField(max_length=255, unique=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -87,6 +100,19 @@ class DFYOrder(models.Model):
     deadline = models.DateTimeField(null=True, blank=True)
     revisions_left = models.PositiveSmallIntegerField(default=0)
 
+    # Payment lifecycle after checkout (orders.lifecycle keeps these true to Stripe).
+    amount_refunded = models.BigIntegerField(
+        default=0, editable=False, help_text="Minor units of the currency refunded so far."
+    )
+    status_before_dispute = models.CharField(max_length=32, blank=True, editable=False)
+    dispute_evidence_due_by = models.DateTimeField(
+        null=True, blank=True, help_text="Stripe's deadline for dispute evidence (evidence_details.due_by)."
+    )
+    subscription_status = models.CharField(max_length=32, choices=SubscriptionStatus.choices, blank=True)
+    subscription_status_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Time of the Stripe event that set the subscription status."
+    )
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +130,10 @@ class DFYOrder(models.Model):
     @property
     def amount_display(self):
         return format_amount(self.amount_total, self.currency)
+
+    @property
+    def amount_refunded_display(self):
+        return format_amount(self.amount_refunded, self.currency)
 
     def record(self, kind, message, *, data=None, stripe_event_id="", actor=None):
         """Append one row to this order's activity timeline."""
@@ -147,3 +177,74 @@ class DFYActivity(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError(f"Activity {self.pk} is append-only and cannot be deleted.")
+
+
+class PaymentRecord(models.Model):
+    """One charge, refund, dispute or invoice of an order, in the latest state Stripe reported."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", "Charge"
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+        INVOICE = "invoice", "Invoice"
+
+    order = models.ForeignKey(DFYOrder, on_delete=models.PROTECT, related_name="payment_records")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    stripe_id = models.CharField(max_length=255, help_text="Id of the Stripe object (ch_, re_, dp_ or in_).")
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    amount = models.BigIntegerField(null=True, blank=True, help_text="Minor units of the currency.")
+    amount_refunded = models.BigIntegerField(default=0, help_text="Charges only: minor units refunded.")
+    currency = models.CharField(max_length=3, blank=True)
+    status = models.CharField(max_length=64, blank=True, help_text="Stripe's status of the object.")
+    reason = models.CharField(max_length=64, blank=True, help_text="Refund or dispute reason, or invoice billing reason.")
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    stripe_created = models.DateTimeField(null=True, blank=True, help_text="When Stripe created the object.")
+    stripe_event_id = models.CharField(max_length=255, blank=True, help_text="The last event applied.")
+    stripe_event_created = models.DateTimeField(help_text="Time of the last event applied; older events are stale.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "stripe_id"], name="payment_record_kind_stripe_id_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.stripe_id}"
+
+    @property
+    def amount_display(self):
+        return format_amount(self.amount, self.currency)
+
+    @property
+    def amount_refunded_display(self):
+        return format_amount(self.amount_refunded, self.currency) if self.kind == self.Kind.CHARGE else ""
+
+
+class UnmatchedStripeEvent(models.Model):
+    """A lifecycle event whose Stripe ids matched no order, kept for staff and applied once an order matches."""
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=64, db_index=True)
+    event_created = models.DateTimeField()
+    stripe_object_id = models.CharField(max_length=255, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    customer_id = models.CharField(max_length=255, blank=True, db_index=True)
+    subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    reason = models.TextField(help_text="Why no order matched.")
+    stripe_object = models.JSONField(help_text="The event's data.object, applied when an order matches later.")
+    order = models.ForeignKey(
+        DFYOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="late_stripe_events",
+        help_text="The order it was applied to once one matched.",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "unmatched Stripe event"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.event_type} {self.stripe_event_id}"

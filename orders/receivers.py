@@ -1,4 +1,4 @@
-"""dj-stripe signal receivers: route each signed event to orders.services.
+"""dj-stripe signal receivers: route each signed event to orders.services or orders.lifecycle.
 
 dj-stripe sends these inside the transaction that stores the Event row, so an
 exception here rolls the event back and returns 500, and Stripe retries.
@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from djstripe.models import Event
 from djstripe.signals import WEBHOOK_SIGNALS, webhook_post_validate
 
-from . import services
+from . import lifecycle, services
 from .models import DFYOrder
 
 logger = logging.getLogger(__name__)
@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 @receiver([WEBHOOK_SIGNALS[event_type] for event_type in services.CHECKOUT_EVENT_TYPES], sender=Event)
 def handle_checkout_session_event(sender, event, **kwargs):
     services.handle_checkout_event(event.type, event.data.get("object"), event.id)
+
+
+@receiver([WEBHOOK_SIGNALS[event_type] for event_type in lifecycle.LIFECYCLE_EVENT_TYPES], sender=Event)
+def handle_payment_lifecycle_event(sender, event, **kwargs):
+    lifecycle.handle_lifecycle_event(event.type, event.data.get("object"), event.id, event.created)
 
 
 @receiver(WEBHOOK_SIGNALS["customer.deleted"], sender=Event)

@@ -5,7 +5,10 @@ stripe_checkout_session_id decides which of two racing deliveries creates the
 order. The losing insert raises IntegrityError, and that delivery then locks
 and reads the committed order instead.
 The order's status only moves forward, so late, repeated or out-of-order
-events change nothing once a payment outcome is known.
+events change nothing once a payment outcome is known. Lifecycle events that
+arrived before the order (a subscription created before its session
+completed, a refund of a session whose webhook was lost) are applied once it
+exists.
 """
 
 import enum
@@ -17,6 +20,7 @@ from django.utils import timezone
 
 from .catalogue import match_session
 from .checkout import CheckoutSession, InvalidCheckoutSession
+from .lifecycle import apply_unmatched_events
 from .models import DFYOrder
 from .signals import order_paid
 
@@ -70,11 +74,13 @@ def apply_checkout(session, outcome, event_type, stripe_event_id):
     if order is None:
         order = create_order(session, outcome, event_type, stripe_event_id)
         if order is not None:
+            apply_unmatched_events(order)
             return order
         # Another delivery created it between our read and our insert.
         order = locked_order(session.id)
 
     update_order(order, session, outcome, event_type, stripe_event_id)
+    apply_unmatched_events(order)
     return order
 
 

@@ -5,12 +5,21 @@ and error translation live in one place, and tests point stripe.api_base at
 a loopback double.
 """
 
+import contextlib
 import logging
 
 import stripe
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+# Stripe's largest page for list requests: limit ranges from 1 to 100
+# (list parameters in stripe-python 15.6.2).
+PAGE_SIZE = 100
+
+# Errors that retrying cannot fix (a bad key, a missing permission, an invalid
+# parameter) stay stripe-python's own; callers may catch them under this name.
+StripeError = stripe.StripeError
 
 
 class StripeUnavailable(Exception):
@@ -27,13 +36,31 @@ def request_options(livemode=None):
     return {"api_key": api_key(livemode), "stripe_version": settings.STRIPE_API_VERSION}
 
 
-def call(operation, *args, livemode=None, **kwargs):
-    """Run one stripe-python operation with our key and version; raise StripeUnavailable on failure."""
+@contextlib.contextmanager
+def translated_errors(operation):
+    """Raise StripeUnavailable for a connection failure, a rate limit or a Stripe server error."""
     try:
-        return operation(*args, **request_options(livemode), **kwargs)
+        yield
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
         logger.warning("Stripe API call %s failed: %s", getattr(operation, "__qualname__", operation), exc)
         raise StripeUnavailable(str(exc)) from exc
+
+
+def call(operation, *args, livemode=None, **kwargs):
+    """Run one stripe-python operation with our key and version; raise StripeUnavailable on failure."""
+    with translated_errors(operation):
+        return operation(*args, **request_options(livemode), **kwargs)
+
+
+def list_all(operation, livemode=None, **params):
+    """Run a list operation and follow every page (has_more, starting_after); return the objects as dicts."""
+    with translated_errors(operation):
+        first_page = operation(**request_options(livemode), limit=PAGE_SIZE, **params)
+        return [item.to_dict() for item in first_page.auto_paging_iter()]
+
+
+def unix_time(moment):
+    return int(moment.timestamp())
 
 
 def retrieve_account(livemode=None):
@@ -42,3 +69,28 @@ def retrieve_account(livemode=None):
 
 def retrieve_checkout_session(session_id, livemode=None):
     return call(stripe.checkout.Session.retrieve, session_id, livemode=livemode)
+
+
+def list_checkout_sessions(created_since, status, livemode=None):
+    """Return the Checkout Sessions created at or after created_since with this status, newest first."""
+    return list_all(
+        stripe.checkout.Session.list,
+        livemode=livemode,
+        created={"gte": unix_time(created_since)},
+        status=status,
+    )
+
+
+def list_undelivered_events(event_types, created_since, livemode=None):
+    """Return the events of these types created since then whose webhook delivery has not succeeded, newest first.
+
+    Stripe counts an event still being retried as not delivered, as well as one whose retries all failed.
+    """
+    # Stripe's types filter takes up to 20 exact event names, no wildcards.
+    return list_all(
+        stripe.Event.list,
+        livemode=livemode,
+        created={"gte": unix_time(created_since)},
+        delivery_success=False,
+        types=list(event_types),
+    )

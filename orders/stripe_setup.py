@@ -6,11 +6,13 @@ from django.urls import reverse
 from djstripe.enums import WebhookEndpointStatus
 from djstripe.models import Account, APIKey, WebhookEndpoint
 
+from .lifecycle import LIFECYCLE_EVENT_TYPES
 from .services import CHECKOUT_EVENT_TYPES
 
 # Event types the Stripe dashboard endpoint must send: the checkout events
-# that fulfil orders, and customer.deleted, which is recorded on orders.
-ENABLED_EVENTS = [*CHECKOUT_EVENT_TYPES, "customer.deleted"]
+# that fulfil orders, the refund, dispute, subscription and invoice events
+# that keep them true to Stripe, and customer.deleted, which is recorded on orders.
+ENABLED_EVENTS = [*CHECKOUT_EVENT_TYPES, *LIFECYCLE_EVENT_TYPES, "customer.deleted"]
 
 
 def configured_secret_keys():

@@ -1,5 +1,6 @@
 """A Stripe API double that answers with Stripe's own fixture objects."""
 
+import fnmatch
 import re
 
 from orders import sample_events
@@ -18,25 +19,57 @@ COLLECTIONS = {
 }
 PATH = re.compile(r"^/v1/(?P<collection>[a-z_]+(?:/[a-z_]+)?)(?:/(?P<id>[A-Za-z0-9_]+))?$")
 
+# Query parameters every list accepts, and the filters each list supports. Stripe
+# rejects any other parameter with 400 "Received unknown parameter", and so does the double.
+PAGING_PARAMETERS = {"limit", "starting_after", "ending_before"}
+LIST_FILTERS = {
+    "checkout.session": {"created", "status", "customer", "payment_intent", "subscription"},
+    "event": {"created", "type", "types", "delivery_success"},
+}
+MAX_LIMIT = 100
+# created[gte]=..., types[0]=... and types[]=... become ("created", "gte") and ("types", "0").
+BRACKETED = re.compile(r"^(?P<name>[a-z_]+)\[(?P<key>[a-z0-9]*)\]$")
+COMPARISONS = {
+    "gt": lambda value, bound: value > bound,
+    "gte": lambda value, bound: value >= bound,
+    "lt": lambda value, bound: value < bound,
+    "lte": lambda value, bound: value <= bound,
+}
+
 
 def stripe_error(message, status, error_type="invalid_request_error"):
     return json_response({"error": {"type": error_type, "message": message}}, status)
 
 
+class InvalidListRequest(ValueError):
+    pass
+
+
 class StripeDouble(RecordingServer):
-    """Stores objects by type and id; GET returns them, lists page with limit and starting_after."""
+    """Stores objects by type and id; GET returns them, lists filter and page like Stripe's."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.objects = {}
+        self.undelivered_event_ids = set()
 
     def reset(self):
         super().reset()
         self.objects.clear()
+        self.undelivered_event_ids.clear()
 
     def add(self, stripe_object):
         self.objects.setdefault(stripe_object["object"], {})[stripe_object["id"]] = stripe_object
         return stripe_object
+
+    def add_event(self, stripe_event, *, delivered=True):
+        """Store an event; delivered=False lists it under delivery_success=false."""
+        if not delivered:
+            self.undelivered_event_ids.add(stripe_event["id"])
+        return self.add(stripe_event)
+
+    def list_requests(self, path):
+        return [request for request in self.requests() if request.path == path]
 
     def answer(self, request):
         fault = self.next_fault()
@@ -57,13 +90,53 @@ class StripeDouble(RecordingServer):
             if match["id"] not in stored:
                 return stripe_error(f"No such {object_type}: '{match['id']}'", 404)
             return json_response(stored[match["id"]])
-        return json_response(self.page(list(stored.values()), request))
+
+        try:
+            items = self.filtered(object_type, list(stored.values()), request.args)
+            return json_response(self.page(items, request))
+        except InvalidListRequest as exc:
+            return stripe_error(str(exc), 400)
+
+    def filtered(self, object_type, items, args):
+        filters = {}
+        for raw_name, value in args.items(multi=True):
+            bracketed = BRACKETED.match(raw_name)
+            name, key = (bracketed["name"], bracketed["key"]) if bracketed else (raw_name, None)
+            if name in PAGING_PARAMETERS:
+                continue
+            if name not in LIST_FILTERS.get(object_type, set()):
+                raise InvalidListRequest(f"Received unknown parameter: {raw_name}")
+            filters.setdefault(name, []).append((key, value))
+
+        for name, values in filters.items():
+            items = [item for item in items if self.matches(name, values, item)]
+        return items
+
+    def matches(self, name, values, item):
+        if name == "created":
+            for key, bound in values:
+                if key not in COMPARISONS:
+                    raise InvalidListRequest(f"Invalid created filter: created[{key}]")
+                if not COMPARISONS[key](item.get("created") or 0, int(bound)):
+                    return False
+            return True
+        if name == "types":
+            return item.get("type") in {value for _, value in values}
+        if name == "type":
+            return fnmatch.fnmatchcase(item.get("type", ""), values[-1][1])
+        if name == "delivery_success":
+            delivered = item["id"] not in self.undelivered_event_ids
+            return delivered == (values[-1][1] == "true")
+        return item.get(name) == values[-1][1]
 
     def page(self, items, request):
+        limit = int(request.args.get("limit", 10))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidListRequest(f"Invalid limit: must be between 1 and {MAX_LIMIT}.")
+
         items.sort(key=lambda item: item.get("created") or 0, reverse=True)
         after = request.args.get("starting_after")
         if after:
             ids = [item["id"] for item in items]
             items = items[ids.index(after) + 1:] if after in ids else []
-        limit = int(request.args.get("limit", 10))
         return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": request.path}

@@ -80,6 +80,8 @@ def build_session(options):
         name=options["name"],
         customer=sample_events.random_id("cus") if subscription else None,
         subscription=sample_events.random_id("sub") if subscription else None,
+        # Refunds and disputes find their order by payment intent, so each test order gets its own.
+        payment_intent=None if subscription else sample_events.random_id("pi"),
         stripe_mode="subscription" if subscription else "payment",
     )
 
