@@ -38,6 +38,17 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"Invalid integer {raw!r} in {name}.") from None
 
 
+def env_float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"Invalid number {raw!r} in {name}.") from None
+
+
 def env_list(name, default=()):
     raw = os.environ.get(name)
     if raw is None:

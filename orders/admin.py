@@ -45,7 +45,7 @@ class PlanAdmin(admin.ModelAdmin):
 @admin.register(DFYOrder)
 class DFYOrderAdmin(admin.ModelAdmin):
     list_display = ["reference", "customer_email", "customer_name", "tier", "status", "amount", "created_at", "deadline"]
-    list_filter = ["status", "tier", "mode", "livemode", "created_at"]
+    list_filter = ["status", "intake_state", "tier", "mode", "livemode", "created_at"]
     search_fields = [
         "customer_email",
         "customer_name",
@@ -72,6 +72,9 @@ class DFYOrderAdmin(admin.ModelAdmin):
         "payment_status",
         "review_reason",
         "paid_at",
+        "intake_state",
+        "intake_answers",
+        "intake_received_at",
         "created_at",
         "updated_at",
     ]

@@ -60,6 +60,12 @@ class DFYOrder(models.Model):
         NEW = "new", "New"
         NEEDS_REVIEW = "needs_review", "Needs review"
         PAYMENT_FAILED = "payment_failed", "Payment failed"
+        INTAKE_RECEIVED = "intake_received", "Intake received"
+
+    class IntakeState(models.TextChoices):
+        NOT_REQUESTED = "not_requested", "Not requested"
+        REQUESTED = "requested", "Requested"
+        RECEIVED = "received", "Received"
 
     stripe_checkout_session_id = models.CharField(max_length=255, unique=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -86,6 +92,12 @@ class DFYOrder(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     revisions_left = models.PositiveSmallIntegerField(default=0)
+
+    intake_state = models.CharField(
+        max_length=16, choices=IntakeState.choices, default=IntakeState.NOT_REQUESTED, db_index=True
+    )
+    intake_answers = models.JSONField(default=dict, blank=True)
+    intake_received_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -5,3 +5,13 @@ from django.dispatch import Signal
 # Sent inside the transaction that moves an order to "new" (paid and matched
 # to the catalogue), once per order. Arguments: order, stripe_event_id.
 order_paid = Signal()
+
+# Sent inside the transaction that records a payment problem on an order: a
+# delayed payment that failed, or a paid order that needs review. Arguments:
+# order, problem (a short slug such as "payment_failed" or "needs_review"),
+# message (one English sentence for staff), stripe_event_id.
+payment_problem = Signal()
+
+# Sent inside the transaction that stores a customer's intake answers and moves
+# the order to "intake_received". Arguments: order.
+intake_received = Signal()

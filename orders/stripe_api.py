@@ -17,6 +17,18 @@ class StripeUnavailable(Exception):
     """The Stripe API could not be reached or failed; the caller may retry later."""
 
 
+class StripeRejected(Exception):
+    """The Stripe API refused the request (unknown object, bad key); a retry gets the same answer."""
+
+    def __init__(self, message, status_code=None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+# Timeouts, rate limits and Stripe's own 5xx errors can succeed later.
+TRANSIENT_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+
+
 def api_key(livemode=None):
     """Return the secret key for live or test mode (default: STRIPE_LIVE_MODE)."""
     live = settings.STRIPE_LIVE_MODE if livemode is None else livemode
@@ -28,12 +40,19 @@ def request_options(livemode=None):
 
 
 def call(operation, *args, livemode=None, **kwargs):
-    """Run one stripe-python operation with our key and version; raise StripeUnavailable on failure."""
+    """Run one stripe-python operation with our key and version.
+
+    Raises StripeUnavailable for a failure worth retrying and StripeRejected
+    for any other error Stripe returns.
+    """
     try:
         return operation(*args, **request_options(livemode), **kwargs)
-    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+    except TRANSIENT_ERRORS as exc:
         logger.warning("Stripe API call %s failed: %s", getattr(operation, "__qualname__", operation), exc)
         raise StripeUnavailable(str(exc)) from exc
+    except stripe.StripeError as exc:
+        logger.warning("Stripe API call %s was rejected: %s", getattr(operation, "__qualname__", operation), exc)
+        raise StripeRejected(str(exc), exc.http_status) from exc
 
 
 def retrieve_account(livemode=None):
@@ -42,3 +61,25 @@ def retrieve_account(livemode=None):
 
 def retrieve_checkout_session(session_id, livemode=None):
     return call(stripe.checkout.Session.retrieve, session_id, livemode=livemode)
+
+
+def retrieve_customer(customer_id, livemode=None):
+    return call(stripe.Customer.retrieve, customer_id, livemode=livemode)
+
+
+def retrieve_payment_intent(payment_intent_id, livemode=None):
+    return call(stripe.PaymentIntent.retrieve, payment_intent_id, livemode=livemode)
+
+
+def sync_mirror(model, stripe_object, livemode=None):
+    """Store a Stripe object in its dj-stripe mirror model and return the row.
+
+    dj-stripe fetches related objects it does not have yet (a session's
+    customer or payment intent) through stripe-python, so its errors are
+    translated here like those of the calls above.
+    """
+    return call(
+        lambda data, api_key, stripe_version: model.sync_from_stripe_data(data, api_key=api_key),
+        stripe_object,
+        livemode=livemode,
+    )
