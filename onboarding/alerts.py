@@ -7,6 +7,7 @@ transaction, so an order is never lost to an alert.
 
 import logging
 import uuid
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -51,22 +52,39 @@ def alert_staff(kind, message, *, order=None, key=None):
     """
     from .tasks import deliver_items
 
-    try:
-        with transaction.atomic():
-            rows = queue_alert(kind, message, order=order, key=key)
-            if rows:
-                deliver_items.enqueue([["alert", row.pk] for row in rows])
-    except DatabaseError as exc:
-        # A savepoint, so the caller's transaction (an order's webhook) goes on.
-        logger.exception("Staff alert %s for order %s could not be queued", kind, getattr(order, "pk", None))
-        if order is not None:
-            order.record("alert.failed", f"Staff alert {kind} could not be queued: {type(exc).__name__}.", data={"kind": kind})
-        return []
+    rows = []
+    with degrade_on_database_error(kind, order):
+        rows = write_alert_rows(kind, message, order=order, key=key)
+        if rows:
+            deliver_items.enqueue([["alert", row.pk] for row in rows])
     return rows
 
 
 def queue_alert(kind, message, *, order=None, key=None, now=None):
     """Write the alert rows for a condition without enqueuing a task; return the new rows."""
+    rows = []
+    with degrade_on_database_error(kind, order):
+        rows = write_alert_rows(kind, message, order=order, key=key, now=now)
+    return rows
+
+
+@contextmanager
+def degrade_on_database_error(kind, order):
+    """Run the block in a savepoint; on a database error log it and note it on the order, then go on.
+
+    The caller's transaction (an order's webhook) survives, so an alert can
+    never cost an order.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except DatabaseError as exc:
+        logger.exception("Staff alert %s for order %s could not be queued", kind, getattr(order, "pk", None))
+        if order is not None:
+            order.record("alert.failed", f"Staff alert {kind} could not be queued: {type(exc).__name__}.", data={"kind": kind})
+
+
+def write_alert_rows(kind, message, *, order=None, key=None, now=None):
     now = now or timezone.now()
     if key is None:
         key = f"order:{order.pk}:{kind}" if order is not None else f"{kind}:{uuid.uuid4()}"

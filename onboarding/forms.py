@@ -28,7 +28,7 @@ class IntakeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     contact_phone = forms.CharField(
-        label="Phone number for questions (optional)",
+        label="Phone number for questions",
         required=False,
         max_length=40,
     )
