@@ -8,18 +8,10 @@ from .models import DeliveryAttempt, OutboxEmail, StaffAlert, StripeMirrorSync
 ITEM_FIELDS = ["state", "failure", "attempts", "next_attempt_at", "sent_at", "last_error", "provider_message_id"]
 
 
-class DeliveryAttemptInline(GenericTabularInline):
+class DeliveryAttemptInline(GenericTabularInline, ReadOnlyInline):
     model = DeliveryAttempt
     fields = ["number", "started_at", "finished_at", "outcome", "status_code", "error", "retry_at", "worker"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class OutboxEmailInline(ReadOnlyInline):
@@ -85,20 +77,12 @@ class StripeMirrorSyncAdmin(MachineWrittenAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(admin.ModelAdmin):
+class DeliveryAttemptAdmin(MachineWrittenAdmin):
     list_display = ["started_at", "content_type", "object_id", "number", "outcome", "status_code", "error", "worker"]
     list_filter = ["outcome", "content_type"]
     search_fields = ["error", "provider_message_id", "worker"]
     list_select_related = ["content_type"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
+    inlines = []
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False

@@ -1,7 +1,7 @@
 """Staff alerts: outbox rows sent by the worker to Telegram and/or a staff email list.
 
 alert_staff() is the public entry point. A missing or failing channel is
-logged and written to the order's activity; it never fails the caller's
+logged and written to the order's activity. It never fails the caller's
 transaction, so an order is never lost to an alert.
 """
 

@@ -2,7 +2,7 @@ from django import forms
 
 
 class IntakeForm(forms.Form):
-    """The customer's answers about what to automate; stored as the order's intake_answers."""
+    """The intake questions about what to automate. The cleaned data is stored as the order's intake_answers."""
 
     process = forms.CharField(
         label="What should we automate?",

@@ -30,6 +30,18 @@ BASE_DIR = Path(settings.BASE_DIR)
 LEGACY_WEBHOOK_PATH = "/api/webhooks/stripe/checkout-completed"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def expected_database_vendor():
+    """Stop the run when LEVQOR_EXPECT_DATABASE names another database than DATABASE_URL gives.
+
+    .ci/run sets it for its PostgreSQL run, so the PostgreSQL-only tests run
+    there instead of being skipped.
+    """
+    expected = os.environ.get("LEVQOR_EXPECT_DATABASE")
+    if expected and connection.vendor != expected:
+        pytest.exit(f"LEVQOR_EXPECT_DATABASE={expected} but the tests run on {connection.vendor}: check DATABASE_URL.", 1)
+
+
 # Plan catalogue
 
 @pytest.fixture

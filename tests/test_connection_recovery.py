@@ -61,9 +61,9 @@ def test_worker_and_sweeper_survive_terminated_backends(transactional_db, webhoo
     wait_for(lambda: emails_sent("cs_test_before"), message="the first order's emails")
     worker_pids = wait_for(lambda: backend_pids(WORKER), message="the worker's connection")
     sweeper_pids = wait_for(lambda: backend_pids(SWEEPER), message="the sweeper's connection")
-    # Between tasks: a connection lost in the middle of a task ends db_worker
-    # itself (django-tasks-db 0.13 then fails to mark the task failed), and the
-    # sweeper recovers that task's rows; that is a restart, not this case.
+    # The case is a connection lost between tasks. One lost in the middle of a
+    # task ends db_worker itself, because django-tasks-db 0.13 then fails to
+    # mark the task failed; that needs a restart and the sweeper instead.
     wait_for(worker_idle, message="the worker to finish its tasks")
 
     assert terminate(worker_pids | sweeper_pids) == len(worker_pids | sweeper_pids)

@@ -8,8 +8,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 # A fault is one of: (status, json body[, headers]), ("slow", seconds),
-# ("refuse",) or ("ok",), which answers normally and lets a test aim the next
-# fault at a later request. Each queued fault answers one request, in order. A "slow"
+# ("refuse",) or ("ok",), which returns the normal response and lets a test
+# aim the next fault at a later request. Each queued fault answers one request, in order. A "slow"
 # fault delays the request and then answers it normally.
 
 

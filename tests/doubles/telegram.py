@@ -18,7 +18,7 @@ def telegram_error(status, description, **parameters):
 
 
 def rate_limited(retry_after=1):
-    """A fault: the Bot API's 429 answer, which gives the wait in parameters.retry_after."""
+    """Return a fault: the Bot API's 429 response, which gives the wait in parameters.retry_after."""
     return (429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {retry_after}",
                   "parameters": {"retry_after": retry_after}})
 
