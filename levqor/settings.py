@@ -205,7 +205,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RESEND_API_KEY = env_str("RESEND_API_KEY")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 # RESEND_SIGNING_SECRET is the Svix secret (whsec_...) of the Resend tracking
-# webhook; without it the /anymail/ URLs are not served at all, because
+# webhook. Without it the /anymail/ URLs are not served at all, because
 # Anymail would then accept unsigned tracking events from anyone.
 RESEND_SIGNING_SECRET = env_str("RESEND_SIGNING_SECRET")
 ANYMAIL = {

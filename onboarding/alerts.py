@@ -1,8 +1,9 @@
 """Staff alerts: outbox rows sent by the worker to Telegram and/or a staff email list.
 
 alert_staff() is the public entry point. A missing or failing channel is
-logged and written to the order's activity. It never fails the caller's
-transaction, so an order is never lost to an alert.
+logged and written to the order's activity. A database error while queuing
+is caught in a savepoint, so it does not fail the caller's transaction (an
+order's webhook).
 """
 
 import logging

@@ -29,7 +29,7 @@ Outcome = DeliveryAttempt.Outcome
 
 @dataclass(frozen=True)
 class Kind:
-    """How one outbox model is sent and named in logs and the order's activity."""
+    """The sender and activity names of one outbox model."""
 
     model: type
     activity_prefix: str

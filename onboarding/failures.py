@@ -1,4 +1,4 @@
-"""How a failed send is described and classified: retry later, or give up."""
+"""Failed sends: their description for rows and logs, and whether to retry them."""
 
 import email.utils
 import time
@@ -9,7 +9,7 @@ MAX_ERROR_LENGTH = 500
 
 
 class DeliveryError(Exception):
-    """A send failed. permanent means a retry gets the same answer; retry_after is the provider's wait in seconds."""
+    """A failed send. permanent means a retry gets the same response; retry_after is the provider's wait in seconds."""
 
     def __init__(self, message, *, permanent=False, retry_after=None, status_code=None):
         super().__init__(message)
@@ -24,7 +24,7 @@ def is_retryable_status(status_code):
 
 
 def parse_retry_after(value):
-    """Return the seconds a Retry-After header asks for (delta-seconds or an HTTP date), or None."""
+    """Return the wait in seconds that a Retry-After value (delta-seconds or an HTTP date) sets, or None."""
     if value is None:
         return None
     value = str(value).strip()

@@ -39,10 +39,12 @@ class DeliveryAttempt(models.Model):
 
 
 class OutboxItem(models.Model):
-    """A unit of outbound work that the task worker delivers at most once.
+    """A unit of outbound work that the task worker delivers once.
 
     The row, not the task that sends it, is the record of truth: the task may
-    run twice or not at all, and the state here decides what is sent. A row
+    run twice or not at all, and the state here decides what is sent. Only a
+    row recovered from a worker that died mid-send can be sent again, and its
+    interrupted attempt records why. A row
     moves queued -> sending -> sent, back to queued with a later
     next_attempt_at after a temporary failure, or to failed or cancelled.
     """

@@ -6,7 +6,7 @@ from anymail.backends.resend import EmailBackend as AnymailResendBackend
 class EmailBackend(AnymailResendBackend):
     """Send a message's idempotency_key attribute as Resend's Idempotency-Key request header.
 
-    Resend answers a repeated key within 24 hours with the first response and
+    For a repeated key within 24 hours Resend returns the first response and
     sends nothing again (https://resend.com/docs/dashboard/emails/idempotency-keys),
     so retrying after a timeout, or after a worker died mid-send, cannot
     deliver the email twice. Anymail 15 has no option for request headers.

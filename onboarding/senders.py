@@ -85,7 +85,7 @@ def email_api_failure(exc):
     status_code = getattr(exc, "status_code", None)
     response = getattr(exc, "response", None)
     if status_code is None:
-        # No HTTP answer at all: a timeout or a refused connection.
+        # No HTTP response at all: a timeout or a refused connection.
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "no response"
         return DeliveryError(f"Email API request failed ({cause}): {exc}")
 

@@ -1,8 +1,8 @@
 """Background tasks, run by django-tasks-db's worker (manage.py db_worker).
 
-A task only names the rows to look at; the rows' own state decides what is
-sent, so a task that runs twice, late or never (the sweeper then enqueues
-another) sends nothing twice.
+A task only names the rows to look at. The rows' own state decides what is
+sent, so a task that runs twice or late sends nothing twice, and for a task
+that never runs the sweeper enqueues another.
 """
 
 from django.utils import timezone

@@ -1,7 +1,7 @@
 """Resend delivery tracking, received through Anymail's signed tracking webhook.
 
 Anymail's view verifies the Svix signature (RESEND_SIGNING_SECRET) and sends
-its normalised tracking signal; this module applies delivered, bounced and
+its normalised tracking signal. This module applies delivered, bounced and
 complained events to the email delivery with that provider message id.
 """
 

@@ -18,7 +18,7 @@ class StripeUnavailable(Exception):
 
 
 class StripeRejected(Exception):
-    """The Stripe API refused the request (unknown object, bad key); a retry gets the same answer."""
+    """The Stripe API rejected the request (unknown object, bad key), so a retry gets the same response."""
 
     def __init__(self, message, status_code=None):
         super().__init__(message)

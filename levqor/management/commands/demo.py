@@ -43,7 +43,7 @@ class Command(BaseCommand):
             "--exit", action="store_true", help="Stop the server and worker after the summary instead of serving."
         )
         parser.add_argument(
-            "--email-timeout", type=float, default=60, help="Seconds to wait for the worker to send the emails."
+            "--email-timeout", type=float, default=60, help="Seconds to wait for the worker to send the emails and staff alerts."
         )
 
     def handle(self, *args, port, workers, exit, email_timeout, **options):
@@ -211,7 +211,7 @@ class Command(BaseCommand):
         return [starter, growth, delayed, unknown]
 
     def wait_for_delivery(self, sessions, timeout):
-        """Wait until the worker has handled every email and alert that is due; the intake reminders wait 48 hours."""
+        """Wait until the worker has handled every email and alert that is due now; the intake reminders are due later."""
         due_now = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
         busy = [OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING]
         pending = [
