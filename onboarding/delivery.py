@@ -139,17 +139,17 @@ def record_failure(item, number, worker, started, failure):
         return
 
     label = describe(item)
+    sentence = error.rstrip(".") + "."
     if state == State.QUEUED:
         logger.warning("Sending %s %s failed (attempt %s), retry at %s: %s", kind_of(item), item.pk, number, retry_at, error)
-        record_activity(
-            item, "retrying", f"{label.capitalize()} failed (attempt {number}): {error} Next attempt at {retry_at:%H:%M:%S} UTC.", number
-        )
+        message = f"{label.capitalize()} failed (attempt {number}): {sentence} Next attempt at {retry_at:%H:%M:%S} UTC."
+        record_activity(item, "retrying", message, number)
         schedule(kind_of(item), item.pk, retry_at)
         return
 
     why = "permanent error" if reason == OutboxItem.Failure.PERMANENT else f"gave up after {number} attempts"
     logger.error("Sending %s %s failed for good (%s): %s", kind_of(item), item.pk, why, error)
-    record_activity(item, "failed", f"{label.capitalize()} failed ({why}): {error}", number)
+    record_activity(item, "failed", f"{label.capitalize()} failed ({why}): {sentence}", number)
     if isinstance(item, OutboxEmail):
         from .alerts import alert_staff
 

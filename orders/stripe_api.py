@@ -78,8 +78,9 @@ def sync_mirror(model, stripe_object, livemode=None):
     customer or payment intent) through stripe-python, so its errors are
     translated here like those of the calls above.
     """
-    return call(
-        lambda data, api_key, stripe_version: model.sync_from_stripe_data(data, api_key=api_key),
-        stripe_object,
-        livemode=livemode,
-    )
+
+    def sync_from_stripe_data(data, api_key, stripe_version):
+        return model.sync_from_stripe_data(data, api_key=api_key)
+
+    sync_from_stripe_data.__qualname__ = f"{model.__name__}.sync_from_stripe_data"
+    return call(sync_from_stripe_data, stripe_object, livemode=livemode)
