@@ -28,14 +28,22 @@ def env_bool(name, default=False):
 
 
 def env_int(name, default):
+    return env_number(name, default, int, "integer")
+
+
+def env_float(name, default):
+    return env_number(name, default, float, "number")
+
+
+def env_number(name, default, parse, description):
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
 
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"Invalid integer {raw!r} in {name}.") from None
+        raise ImproperlyConfigured(f"Invalid {description} {raw!r} in {name}.") from None
 
 
 def env_list(name, default=()):

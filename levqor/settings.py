@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LEVQOR_VAR_DIR", str(BASE_DIR / "var")))
@@ -188,6 +188,11 @@ STRIPE_PRICE_IDS = {
     if name.startswith("STRIPE_PRICE_") and value.strip()
 }
 
+# The worker refreshes dj-stripe's Session, Customer and PaymentIntent rows of
+# each paid order from the Stripe API. Off by default without Stripe keys or
+# an explicit STRIPE_API_BASE, because every call would fail.
+STRIPE_MIRROR_SYNC = env_bool("STRIPE_MIRROR_SYNC", STRIPE_KEYS_CONFIGURED or "STRIPE_API_BASE" in os.environ)
+
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
@@ -198,18 +203,25 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Levqor <orders@levqor.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RESEND_API_KEY = env_str("RESEND_API_KEY")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# RESEND_SIGNING_SECRET is the Svix secret (whsec_...) of the Resend tracking
+# webhook. Without it the /anymail/ URLs are not served at all, because
+# Anymail would then accept unsigned tracking events from anyone.
+RESEND_SIGNING_SECRET = env_str("RESEND_SIGNING_SECRET")
 ANYMAIL = {
     "RESEND_API_KEY": RESEND_API_KEY,
     "RESEND_API_URL": env_str("RESEND_API_URL", "https://api.resend.com/"),
+    "RESEND_SIGNING_SECRET": RESEND_SIGNING_SECRET or None,
+    "REQUESTS_TIMEOUT": EMAIL_TIMEOUT,
 }
 if RESEND_API_KEY:
-    EMAIL_BACKEND = "anymail.backends.resend.EmailBackend"
+    # Anymail's Resend backend plus an Idempotency-Key header per outbox row.
+    EMAIL_BACKEND = "onboarding.resend_backend.EmailBackend"
 else:
     # Without a provider key, emails are written to files so the demo can
     # show them and nothing leaves the machine.
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "sent-emails"
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
 
 # Background tasks
@@ -219,6 +231,32 @@ TASKS = {
         "BACKEND": "django_tasks_db.DatabaseBackend",
     },
 }
+
+
+# Onboarding: staff alerts, outbox retries, intake links
+
+TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN")
+TELEGRAM_CHAT_ID = env_str("TELEGRAM_CHAT_ID")
+TELEGRAM_API_BASE = env_str("TELEGRAM_API_BASE", "https://api.telegram.org").rstrip("/")
+TELEGRAM_TIMEOUT = env_float("TELEGRAM_TIMEOUT", 10)
+STAFF_ALERT_EMAILS = env_list("STAFF_ALERT_EMAILS")
+
+# Exponential backoff with jitter: attempt n waits between half and all of
+# base * 2**(n-1) seconds, at most OUTBOX_RETRY_MAX_SECONDS, and never less
+# than the provider's retry-after.
+OUTBOX_RETRY_BASE_SECONDS = env_float("OUTBOX_RETRY_BASE_SECONDS", 30)
+OUTBOX_RETRY_MAX_SECONDS = env_float("OUTBOX_RETRY_MAX_SECONDS", 3600)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+# A row left in "sending" this long belongs to a worker that died mid-send.
+# It must exceed the longest send: EMAIL_TIMEOUT or TELEGRAM_TIMEOUT, plus
+# the Stripe client's own retries for the mirror sync.
+OUTBOX_STALE_SECONDS = env_float("OUTBOX_STALE_SECONDS", 600)
+# The sweeper enqueues a due row again when no task picked it up this long
+# after it was due.
+OUTBOX_SWEEP_GRACE_SECONDS = env_float("OUTBOX_SWEEP_GRACE_SECONDS", 120)
+
+INTAKE_LINK_MAX_AGE_DAYS = env_int("INTAKE_LINK_MAX_AGE_DAYS", 30)
+INTAKE_REMINDER_HOURS = env_float("INTAKE_REMINDER_HOURS", 48)
 
 
 # Logging

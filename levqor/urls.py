@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -21,4 +22,10 @@ urlpatterns = [
         name="stripe-checkout-completed-webhook",
     ),
     path("api/webhooks/stripe/health", health.stripe_webhook_health, name="stripe-webhook-health"),
+    path("onboarding/", include("onboarding.urls")),
 ]
+
+# Anymail's Resend tracking webhook (POST /anymail/resend/tracking/) is served
+# only with a signing secret: without one Anymail accepts unsigned events.
+if settings.RESEND_SIGNING_SECRET:
+    urlpatterns.append(path("anymail/", include("anymail.urls")))

@@ -1,7 +1,22 @@
-"""Receivers of the orders app's signals."""
+"""Receivers of the orders app's signals and of Anymail's tracking signal."""
 
 import onboarding
+
+from . import alerts, outbox, tracking
 
 
 def start_onboarding(sender, order, stripe_event_id="", **kwargs):
     onboarding.start(order, stripe_event_id=stripe_event_id)
+
+
+def alert_payment_problem(sender, order, problem, message, stripe_event_id="", **kwargs):
+    alerts.alert_staff("payment_problem", message, order=order, key=f"order:{order.pk}:payment_problem:{problem}")
+
+
+def finish_intake(sender, order, **kwargs):
+    outbox.cancel_reminder(order)
+    alerts.alert_staff("intake_received", f"{order.customer_email} submitted the intake form for {order.reference}.", order=order)
+
+
+def record_tracking_event(sender, event, esp_name, **kwargs):
+    tracking.record_event(event, esp_name)

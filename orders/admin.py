@@ -74,7 +74,7 @@ class PlanAdmin(admin.ModelAdmin):
 @admin.register(DFYOrder)
 class DFYOrderAdmin(admin.ModelAdmin):
     list_display = ["reference", "customer_email", "customer_name", "tier", "status", "amount", "created_at", "deadline"]
-    list_filter = ["status", "tier", "mode", "livemode", "created_at"]
+    list_filter = ["status", "intake_state", "tier", "mode", "livemode", "created_at"]
     search_fields = [
         "customer_email",
         "customer_name",
@@ -109,6 +109,9 @@ class DFYOrderAdmin(admin.ModelAdmin):
         "dispute_evidence_due_by",
         "subscription_status",
         "subscription_status_changed_at",
+        "intake_state",
+        "intake_answers",
+        "intake_received_at",
         "created_at",
         "updated_at",
     ]

@@ -62,6 +62,7 @@ class DFYOrder(models.Model):
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         REFUNDED = "refunded", "Refunded"
         DISPUTED = "disputed", "Disputed"
+        INTAKE_RECEIVED = "intake_received", "Intake received"
 
     class SubscriptionStatus(models.TextChoices):
         # Stripe's subscription statuses, as listed for Subscription.status in stripe-python 15.6.2.
@@ -73,6 +74,11 @@ class DFYOrder(models.Model):
         CANCELED = "canceled", "Cancelled"
         UNPAID = "unpaid", "Unpaid"
         PAUSED = "paused", "Paused"
+
+    class IntakeState(models.TextChoices):
+        NOT_REQUESTED = "not_requested", "Not requested"
+        REQUESTED = "requested", "Requested"
+        RECEIVED = "received", "Received"
 
     stripe_checkout_session_id = models.CharField(max_length=255, unique=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -112,6 +118,12 @@ class DFYOrder(models.Model):
     subscription_status_changed_at = models.DateTimeField(
         null=True, blank=True, help_text="Time of the Stripe event that set the subscription status."
     )
+
+    intake_state = models.CharField(
+        max_length=16, choices=IntakeState.choices, default=IntakeState.NOT_REQUESTED, db_index=True
+    )
+    intake_answers = models.JSONField(default=dict, blank=True)
+    intake_received_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

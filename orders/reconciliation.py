@@ -122,7 +122,7 @@ class ReconciliationReport:
 def reconcile(lookback, now=None):
     """List sessions and undelivered events from Stripe and fulfil what is missing; return the report.
 
-    Raises stripe_api.StripeUnavailable (or a stripe_api.StripeError) when
+    Raises stripe_api.StripeUnavailable (or stripe_api.StripeRejected) when
     Stripe cannot be listed; nothing has been changed then.
     """
     check_lookback(lookback)

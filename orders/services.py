@@ -22,7 +22,7 @@ from .catalogue import match_session
 from .checkout import CheckoutSession, InvalidCheckoutSession
 from .lifecycle import apply_unmatched_events
 from .models import DFYOrder
-from .signals import order_paid
+from .signals import order_paid, payment_problem
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,7 @@ def mark_paid(order, match):
         return
 
     order.status = Status.NEW
+    order.intake_state = DFYOrder.IntakeState.REQUESTED
     order.review_reason = ""
     order.revisions_left = match.plan.revisions
     if match.plan.delivery_hours:
@@ -200,15 +201,24 @@ def announce_status(order, session, match, stripe_event_id):
             data={"metadata": session.metadata, "problems": list(match.problems)},
             stripe_event_id=stripe_event_id,
         )
+        report_problem(order, "needs_review", f"Order needs review: {order.review_reason}.", stripe_event_id)
     elif order.status == Status.PAYMENT_FAILED:
         order.record(
             "payment.failed",
             "The delayed payment failed; no onboarding was started.",
             stripe_event_id=stripe_event_id,
         )
+        report_problem(order, "payment_failed", "The delayed payment failed.", stripe_event_id)
     elif order.status == Status.AWAITING_PAYMENT:
         order.record(
             "payment.pending",
             "Checkout completed; waiting for the delayed payment to clear before onboarding.",
             stripe_event_id=stripe_event_id,
         )
+
+
+def report_problem(order, problem, message, stripe_event_id=""):
+    """Send payment_problem for an order; receivers run inside the caller's transaction."""
+    payment_problem.send(
+        sender=DFYOrder, order=order, problem=problem, message=message, stripe_event_id=stripe_event_id
+    )

@@ -6,8 +6,14 @@ from django.dispatch import Signal
 # to the catalogue), once per order. Arguments: order, stripe_event_id.
 order_paid = Signal()
 
-# Sent inside the transaction that records a refund, a dispute or a failed
-# subscription payment, so staff can be alerted. Arguments: order, kind
-# ("refund", "refund_reversed", "dispute" or "invoice_payment_failed"),
-# message (one sentence for people), stripe_event_id.
+# Sent inside the transaction that records a payment problem on an order, so
+# staff can be alerted: a delayed payment that failed, a paid order that needs
+# review, a refund, a dispute or a failed subscription payment. Arguments:
+# order, problem (a short slug such as "payment_failed", "needs_review",
+# "refund" or "dispute"), message (one English sentence for staff),
+# stripe_event_id.
 payment_problem = Signal()
+
+# Sent inside the transaction that stores a customer's intake answers and moves
+# the order to "intake_received". Arguments: order.
+intake_received = Signal()

@@ -17,13 +17,20 @@ logger = logging.getLogger(__name__)
 # (list parameters in stripe-python 15.6.2).
 PAGE_SIZE = 100
 
-# Errors that retrying cannot fix (a bad key, a missing permission, an invalid
-# parameter) stay stripe-python's own; callers may catch them under this name.
-StripeError = stripe.StripeError
+# Timeouts, rate limits and Stripe's own 5xx errors can succeed later.
+TRANSIENT_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
 class StripeUnavailable(Exception):
     """The Stripe API could not be reached or failed; the caller may retry later."""
+
+
+class StripeRejected(Exception):
+    """The Stripe API rejected the request (unknown object, bad key), so a retry gets the same response."""
+
+    def __init__(self, message, status_code=None):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 def api_key(livemode=None):
@@ -38,16 +45,20 @@ def request_options(livemode=None):
 
 @contextlib.contextmanager
 def translated_errors(operation):
-    """Raise StripeUnavailable for a connection failure, a rate limit or a Stripe server error."""
+    """Raise StripeUnavailable for a failure worth retrying and StripeRejected for any other Stripe error."""
+    name = getattr(operation, "__qualname__", operation)
     try:
         yield
-    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-        logger.warning("Stripe API call %s failed: %s", getattr(operation, "__qualname__", operation), exc)
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("Stripe API call %s failed: %s", name, exc)
         raise StripeUnavailable(str(exc)) from exc
+    except stripe.StripeError as exc:
+        logger.warning("Stripe API call %s was rejected: %s", name, exc)
+        raise StripeRejected(str(exc), exc.http_status) from exc
 
 
 def call(operation, *args, livemode=None, **kwargs):
-    """Run one stripe-python operation with our key and version; raise StripeUnavailable on failure."""
+    """Run one stripe-python operation with our key and version, translating its errors."""
     with translated_errors(operation):
         return operation(*args, **request_options(livemode), **kwargs)
 
@@ -69,6 +80,29 @@ def retrieve_account(livemode=None):
 
 def retrieve_checkout_session(session_id, livemode=None):
     return call(stripe.checkout.Session.retrieve, session_id, livemode=livemode)
+
+
+def retrieve_customer(customer_id, livemode=None):
+    return call(stripe.Customer.retrieve, customer_id, livemode=livemode)
+
+
+def retrieve_payment_intent(payment_intent_id, livemode=None):
+    return call(stripe.PaymentIntent.retrieve, payment_intent_id, livemode=livemode)
+
+
+def sync_mirror(model, stripe_object, livemode=None):
+    """Store a Stripe object in its dj-stripe mirror model and return the row.
+
+    dj-stripe fetches related objects it does not have yet (a session's
+    customer or payment intent) through stripe-python, so its errors are
+    translated here like those of the calls above.
+    """
+
+    def sync_from_stripe_data(data, api_key, stripe_version):
+        return model.sync_from_stripe_data(data, api_key=api_key)
+
+    sync_from_stripe_data.__qualname__ = f"{model.__name__}.sync_from_stripe_data"
+    return call(sync_from_stripe_data, stripe_object, livemode=livemode)
 
 
 def list_checkout_sessions(created_since, status, livemode=None):

@@ -48,7 +48,7 @@ def move_order(order, status, allowed_from, event, *, kind, message):
 def alert_staff(order, kind, message, event):
     """Record the alert on the order and send payment_problem to the receivers that alert staff."""
     order.record("staff.alert", message, data={"alert": kind}, stripe_event_id=event.id)
-    payment_problem.send(sender=DFYOrder, order=order, kind=kind, message=message, stripe_event_id=event.id)
+    payment_problem.send(sender=DFYOrder, order=order, problem=kind, message=message, stripe_event_id=event.id)
 
 
 def note_ignored(order, event, reason):

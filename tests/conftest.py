@@ -20,12 +20,26 @@ from django.test import Client
 from pytest_httpserver.httpserver import METHOD_ALL
 
 from orders import sample_events
+from tests.doubles import telegram as telegram_double
 from tests.doubles.resend import ResendDouble
 from tests.doubles.stripe_api import StripeDouble
+from tests.doubles.telegram import TelegramDouble
 
 WEBHOOK_SECRET = "whsec_test_levqor_secret_for_tests"
 BASE_DIR = Path(settings.BASE_DIR)
 LEGACY_WEBHOOK_PATH = "/api/webhooks/stripe/checkout-completed"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def expected_database_vendor():
+    """Stop the run when LEVQOR_EXPECT_DATABASE names another database than DATABASE_URL gives.
+
+    .ci/run sets it for its PostgreSQL run, so the PostgreSQL-only tests run
+    there instead of being skipped.
+    """
+    expected = os.environ.get("LEVQOR_EXPECT_DATABASE")
+    if expected and connection.vendor != expected:
+        pytest.exit(f"LEVQOR_EXPECT_DATABASE={expected} but the tests run on {connection.vendor}: check DATABASE_URL.", 1)
 
 
 # Plan catalogue
@@ -37,10 +51,11 @@ def catalogue(db):
     migration.add_default_plans(django_apps, None)
 
 
-# Loopback doubles of the Stripe and Resend APIs
+# Loopback doubles of the Stripe, Resend and Telegram APIs
 
 def start_double(server_class, handler_path="", method=None):
-    server = server_class(host="127.0.0.1", port=0)
+    # Threaded, so a "slow" fault delays one request and not every other.
+    server = server_class(host="127.0.0.1", port=0, threaded=True)
     matcher = re.compile(".*") if not handler_path else handler_path
     server.expect_request(matcher, method=method or METHOD_ALL).respond_with_handler(server.answer)
     server.start()
@@ -75,6 +90,47 @@ def resend_api():
 def resend(resend_api):
     resend_api.reset()
     return resend_api
+
+
+def resend_env(resend_server, **overrides):
+    """Environment for a child process that sends through the Resend double."""
+    return {"RESEND_API_KEY": "re_test_double", "RESEND_API_URL": resend_server.url_for("/"), **overrides}
+
+
+@pytest.fixture
+def resend_backend(settings, resend):
+    """Send this process's emails through the Resend double, as the worker does in production."""
+    settings.RESEND_API_KEY = "re_test_double"
+    settings.EMAIL_BACKEND = "onboarding.resend_backend.EmailBackend"
+    settings.ANYMAIL = {**settings.ANYMAIL, "RESEND_API_KEY": "re_test_double", "RESEND_API_URL": resend.url_for("/")}
+    return resend
+
+
+@pytest.fixture(scope="session")
+def telegram_api():
+    server = start_double(TelegramDouble)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def telegram(telegram_api, settings):
+    """The Telegram double, emptied, and configured as this process's staff alert channel."""
+    telegram_api.reset()
+    settings.TELEGRAM_BOT_TOKEN = telegram_double.TOKEN
+    settings.TELEGRAM_CHAT_ID = telegram_double.CHAT_ID
+    settings.TELEGRAM_API_BASE = telegram_api.url_for("").rstrip("/")
+    settings.TELEGRAM_TIMEOUT = 2
+    return telegram_api
+
+
+def telegram_env(telegram_server):
+    """Environment for a child process that alerts staff through the Telegram double."""
+    return {
+        "TELEGRAM_BOT_TOKEN": telegram_double.TOKEN,
+        "TELEGRAM_CHAT_ID": telegram_double.CHAT_ID,
+        "TELEGRAM_API_BASE": telegram_server.url_for("").rstrip("/"),
+    }
 
 
 # Webhook endpoint and signed deliveries
@@ -156,12 +212,66 @@ def run_worker(transactional_db, resend):
     """Run django-tasks-db's worker until the queue is empty, sending through the Resend double."""
 
     def run(**env_overrides):
-        env = child_env(RESEND_API_KEY="re_test_double", RESEND_API_URL=resend.url_for("/"), **env_overrides)
+        env = child_env(**resend_env(resend, **env_overrides))
         result = manage("db_worker", "--batch", "--no-startup-delay", "--no-reload", env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 
     return run
+
+
+class WorkerProcesses:
+    """Long-running db_worker (and sweeper) processes, stopped and their output kept at the end of a test."""
+
+    def __init__(self):
+        self.processes = []
+        self.outputs = []
+
+    def start(self, *args, command="db_worker", **env_overrides):
+        if command == "db_worker":
+            args = ("--no-startup-delay", "--no-reload", "--interval", "0.1", *args)
+        process = subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), command, *args],
+            cwd=BASE_DIR,
+            env=child_env(**env_overrides),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop(self):
+        """Stop every process with SIGTERM; return their combined output."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                self.outputs.append(process.communicate(timeout=30)[0])
+            except subprocess.TimeoutExpired:
+                process.kill()
+                self.outputs.append(process.communicate()[0])
+        self.processes.clear()
+        return "\n".join(self.outputs)
+
+
+@pytest.fixture
+def workers(transactional_db):
+    processes = WorkerProcesses()
+    yield processes
+    processes.stop()
+
+
+def wait_for(predicate, timeout=30, interval=0.1, message="condition"):
+    """Poll predicate until it returns a true value; return that value or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"Timed out after {timeout} s waiting for {message}")
 
 
 def free_port():

@@ -16,7 +16,11 @@ if "LEVQOR_VAR_DIR" not in os.environ:
     atexit.register(shutil.rmtree, os.environ["LEVQOR_VAR_DIR"], ignore_errors=True)
 # A file, not memory, so servers and workers started by tests share the database.
 os.environ.setdefault("LEVQOR_TEST_DATABASE", os.path.join(os.environ["LEVQOR_VAR_DIR"], "test.sqlite3"))
-for name in ("DEBUG", "RESEND_API_KEY", "STRIPE_TEST_SECRET_KEY", "STRIPE_LIVE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+# Svix secrets are "whsec_" plus base64; tests sign tracking events with this one.
+os.environ.setdefault("RESEND_SIGNING_SECRET", "whsec_dGVzdC1vbmx5LXJlc2VuZC1zaWduaW5nLXNlY3JldA==")
+os.environ.setdefault("STRIPE_MIRROR_SYNC", "1")
+for name in ("DEBUG", "RESEND_API_KEY", "STRIPE_TEST_SECRET_KEY", "STRIPE_LIVE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+             "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "STAFF_ALERT_EMAILS"):
     os.environ.pop(name, None)
 
 from levqor.settings import *  # noqa: E402,F403

@@ -42,7 +42,7 @@ def test_paid_session_creates_new_order(webhook, stripe_api):
     assert order.payment_status == "paid"
     assert order.revisions_left == 1
     assert order.deadline is not None
-    assert kinds(order) == ["order.created", "order.paid", "email.queued"]
+    assert kinds(order) == ["order.created", "order.paid", "email.queued", "alert.not_configured"]
     assert email_templates(order) == ["intake", "welcome"]
     assert stripe_api.requests() == []
 

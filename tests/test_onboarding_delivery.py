@@ -1,5 +1,7 @@
 """From webhook to sent email: the task worker process and the Resend API double."""
 
+from datetime import timedelta
+
 import pytest
 from django_tasks_db.models import DBTaskResult
 
@@ -32,18 +34,34 @@ def test_paid_order_sends_each_email_once(committed_webhook, run_worker, resend)
         "Welcome! Your STARTER order is confirmed",
     ]
     assert len(resend.sent()) == 2
-    emails = OutboxEmail.objects.all()
+    emails = OutboxEmail.objects.filter(template__in=["welcome", "intake"])
     assert {email.state for email in emails} == {OutboxEmail.State.SENT}
     assert all(email.provider_message_id for email in emails)
     assert all(email.attempts == 1 for email in emails)
+    assert {email.provider_message_id for email in emails} == {message["id"] for message in resend.delivered()}
     order = DFYOrder.objects.get()
     assert list(order.activities.filter(kind="email.sent").values_list("kind", flat=True)) == ["email.sent"] * 2
+
+
+def test_intake_reminder_waits_48_hours(committed_webhook, run_worker):
+    committed_webhook.post(checkout_event())
+
+    run_worker()
+
+    intake = OutboxEmail.objects.get(template="intake")
+    reminder = OutboxEmail.objects.get(template="intake_reminder")
+    assert reminder.state == OutboxEmail.State.QUEUED
+    assert reminder.next_attempt_at - intake.sent_at == timedelta(hours=48)
+    delayed = DBTaskResult.objects.get(status="READY")
+    assert delayed.run_after == reminder.next_attempt_at
+    assert delayed.args_kwargs["args"] == [[["email", reminder.pk]]]
 
 
 def test_one_task_per_paid_order(committed_webhook):
     committed_webhook.post(checkout_event())
 
     assert DBTaskResult.objects.count() == 1
+    assert DBTaskResult.objects.get().task_path == "onboarding.tasks.deliver_order"
     assert OutboxEmail.objects.filter(state=OutboxEmail.State.QUEUED).count() == 2
 
 
@@ -92,22 +110,10 @@ def test_provider_error_is_recorded_on_the_order(committed_webhook, run_worker, 
     failed = OutboxEmail.objects.get(state=OutboxEmail.State.FAILED)
     assert "Invalid `to` field" in failed.last_error
     assert "re_test_double" not in failed.last_error
+    assert failed.failure == OutboxEmail.Failure.PERMANENT
+    assert failed.attempts == 1
+    assert failed.attempt_log.get().status_code == 422
     order = DFYOrder.objects.get()
     assert order.activities.filter(kind="email.failed").count() == 1
     assert OutboxEmail.objects.filter(state=OutboxEmail.State.SENT).count() == 1
-
-
-@pytest.mark.django_db
-def test_rendering_error_fails_the_row(webhook):
-    from onboarding.delivery import send_outbox_email
-
-    webhook.post(checkout_event())
-    email = OutboxEmail.objects.get(template="welcome")
-    OutboxEmail.objects.filter(pk=email.pk).update(template="no-such-template")
-
-    assert send_outbox_email(email.pk) is False
-
-    email.refresh_from_db()
-    assert email.state == OutboxEmail.State.FAILED
-    assert "TemplateDoesNotExist" in email.last_error
-    assert email.order.activities.filter(kind="email.failed").count() == 1
+    assert len(resend.sent()) == 2

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import stripe
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -88,9 +89,7 @@ def test_double_filters_undelivered_events(stripe_api):
 
 
 def test_double_rejects_unknown_list_parameter(stripe_api):
-    import stripe
-
-    with pytest.raises(stripe.InvalidRequestError, match="Received unknown parameter: colour"):
+    with pytest.raises(adapter.StripeRejected, match="Received unknown parameter: colour"):
         adapter.list_all(stripe.checkout.Session.list, colour="blue")
 
 

@@ -1,13 +1,16 @@
 """Loopback HTTP doubles of outside APIs, with a request log and fault injection."""
 
 import json
+import threading
 import time
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-# A fault is one of: (status, json body), ("slow", seconds) or ("refuse",).
-# Each queued fault answers one request, in order.
+# A fault is one of: (status, json body[, headers]), ("slow", seconds),
+# ("refuse",) or ("ok",), which returns the normal response and lets a test
+# aim the next fault at a later request. Each queued fault answers one request, in order. A "slow"
+# fault delays the request and then answers it normally.
 
 
 class RecordingServer(HTTPServer):
@@ -16,6 +19,8 @@ class RecordingServer(HTTPServer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.faults = []
+        # The doubles serve requests on several threads (threaded=True).
+        self.lock = threading.Lock()
 
     def requests(self):
         return [request for request, _ in self.log]
@@ -26,10 +31,13 @@ class RecordingServer(HTTPServer):
 
     def next_fault(self):
         """Apply the next queued fault; return a Response for it, or None to answer normally."""
-        if not self.faults:
-            return None
+        with self.lock:
+            if not self.faults:
+                return None
+            fault = self.faults.pop(0)
 
-        fault = self.faults.pop(0)
+        if fault[0] == "ok":
+            return None
         if fault[0] == "slow":
             time.sleep(fault[1])
             return None

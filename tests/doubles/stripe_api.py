@@ -17,7 +17,9 @@ COLLECTIONS = {
     "subscriptions": "subscription",
     "events": "event",
 }
-PATH = re.compile(r"^/v1/(?P<collection>[a-z_]+(?:/[a-z_]+)?)(?:/(?P<id>[A-Za-z0-9_]+))?$")
+# Collections with a slash are listed first: an id such as cus_mirror is
+# lower case too and must not be read as a second path segment.
+PATH = re.compile(r"^/v1/(?P<collection>checkout/sessions|[a-z_]+)(?:/(?P<id>[A-Za-z0-9_]+))?$")
 
 # Query parameters every list accepts, and the filters each list supports. Stripe
 # rejects any other parameter with 400 "Received unknown parameter", and so does the double.

@@ -15,9 +15,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
 from djstripe.models import WebhookEndpoint
 
-from onboarding.models import OutboxEmail
+from levqor.demo_telegram import DemoTelegram
+from onboarding.models import OutboxEmail, StaffAlert
 from orders import sample_events
 from orders.models import DFYOrder
 from orders.stripe_setup import configure_endpoint
@@ -28,8 +32,9 @@ SEPARATOR = "=" * 72
 
 class Command(BaseCommand):
     help = (
-        "Run the main job on 127.0.0.1: migrate, set up the webhook endpoint, start gunicorn and the "
-        "task worker, send signed sample events, then print the orders, their activity and the emails."
+        "Run the main job on 127.0.0.1: migrate, set up the webhook endpoint, start gunicorn, the task "
+        "worker and the outbox sweeper, send signed sample events, then print the emails, the staff "
+        "alerts, and the orders with their activity."
     )
 
     def add_arguments(self, parser):
@@ -39,7 +44,7 @@ class Command(BaseCommand):
             "--exit", action="store_true", help="Stop the server and worker after the summary instead of serving."
         )
         parser.add_argument(
-            "--email-timeout", type=float, default=60, help="Seconds to wait for the worker to send the emails."
+            "--email-timeout", type=float, default=60, help="Seconds to wait for the worker to send the emails and staff alerts."
         )
 
     def handle(self, *args, port, workers, exit, email_timeout, **options):
@@ -58,28 +63,34 @@ class Command(BaseCommand):
         self.stdout.write(f"Endpoint {endpoint.id} at {endpoint.url}")
         password = self.ensure_admin_user()
 
-        self.heading("3. Server and task worker")
+        self.heading("3. Server, task worker and sweeper")
         log_dir = settings.VAR_DIR / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        processes = self.start_processes(port, workers, log_dir)
+        telegram = self.start_telegram()
+        processes = self.start_processes(base_url, workers, log_dir, telegram)
         # SIGTERM becomes SystemExit, so the finally block below still stops the children.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
         try:
             wait_until_healthy(base_url, processes, log_dir)
-            self.stdout.write(f"gunicorn ({workers} workers) on {base_url}, db_worker running; logs in {log_dir}")
+            self.stdout.write(
+                f"gunicorn ({workers} workers) on {base_url}, db_worker and outbox_sweeper running; logs in {log_dir}"
+            )
 
             self.heading("4. Signed sample events")
             run_started = time.time()
             sessions = self.send_sample_events(endpoint, secret)
 
             self.heading("5. Emails")
-            self.wait_for_emails(sessions, email_timeout, log_dir)
+            self.wait_for_delivery(sessions, email_timeout, log_dir)
             self.print_emails(sessions, run_started)
 
-            self.heading("6. Orders and their activity")
+            self.heading("6. Staff alerts")
+            self.print_alerts(sessions, telegram)
+
+            self.heading("7. Orders and their activity")
             self.print_orders(sessions)
 
-            self.heading("7. Admin")
+            self.heading("8. Admin")
             self.stdout.write(f"Open {base_url}/admin/ and log in as 'admin' with password {password}")
             if exit:
                 return
@@ -87,6 +98,8 @@ class Command(BaseCommand):
             wait_for_interrupt(processes)
         finally:
             stop_processes(processes)
+            if telegram is not None:
+                telegram.stop()
 
     def heading(self, title):
         self.stdout.write(f"\n{SEPARATOR}\n{title}\n{SEPARATOR}")
@@ -101,16 +114,32 @@ class Command(BaseCommand):
         self.stdout.write(f"{'Created' if created else 'Reset'} the admin user 'admin' with a new password.")
         return password
 
-    def start_processes(self, port, workers, log_dir):
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def start_telegram(self):
+        """Start a Telegram stand-in on 127.0.0.1 unless TELEGRAM_BOT_TOKEN is set; return it or None."""
+        if settings.TELEGRAM_BOT_TOKEN:
+            self.stdout.write("Staff alerts go to the Telegram chat in TELEGRAM_CHAT_ID.")
+            return None
+        telegram = DemoTelegram(HOST).start()
+        self.stdout.write(f"Telegram stand-in for staff alerts on {telegram.api_base} (TELEGRAM_BOT_TOKEN is not set)")
+        return telegram
+
+    def start_processes(self, base_url, workers, log_dir, telegram):
+        # Links in the emails (the intake form) point at this server unless PUBLIC_BASE_URL is set.
+        env = {
+            "PUBLIC_BASE_URL": base_url,
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            **(telegram.environment() if telegram else {}),
+        }
         commands = {
             "gunicorn": [
                 sys.executable, "-m", "gunicorn", "levqor.wsgi",
-                "--bind", f"{HOST}:{port}", "--workers", str(workers), "--access-logfile", "-",
+                "--bind", base_url.removeprefix("http://"), "--workers", str(workers), "--access-logfile", "-",
                 # gunicorn 27's control socket is one path per user; the demo needs none.
                 "--no-control-socket",
             ],
             "worker": [sys.executable, "manage.py", "db_worker", "--no-reload", "--interval", "0.5"],
+            "sweeper": [sys.executable, "manage.py", "outbox_sweeper", "--interval", "5"],
         }
         processes = {}
         for name, command in commands.items():
@@ -186,22 +215,27 @@ class Command(BaseCommand):
                 raise CommandError(f"The webhook returned HTTP {status} for {label!r}: {body[:300]}")
         return [starter, growth, delayed, unknown]
 
-    def wait_for_emails(self, sessions, timeout, log_dir):
-        pending = OutboxEmail.objects.filter(
-            order__stripe_checkout_session_id__in=sessions,
-            state__in=[OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING],
-        )
+    def wait_for_delivery(self, sessions, timeout, log_dir):
+        """Wait until the worker has handled every email and alert that is due now; the intake reminders are due later."""
+        due_now = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+        busy = [OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING]
+        pending = [
+            OutboxEmail.objects.filter(due_now, order__stripe_checkout_session_id__in=sessions, state__in=busy),
+            StaffAlert.objects.filter(due_now, order__stripe_checkout_session_id__in=sessions, state__in=busy),
+        ]
         deadline = time.monotonic() + timeout
-        while pending.exists():
+        while any(queryset.exists() for queryset in pending):
             if time.monotonic() > deadline:
                 raise CommandError(f"The worker did not send every email within {timeout:.0f} s: see {log_dir / 'worker.log'}.")
             time.sleep(0.25)
+            # A polling loop, like the worker: drop a connection the server closed.
+            close_old_connections()
 
     def print_emails(self, sessions, run_started):
         deliveries = OutboxEmail.objects.filter(order__stripe_checkout_session_id__in=sessions).select_related("order")
         for delivery in deliveries:
             self.stdout.write(
-                f"{delivery.order.reference}  {delivery.state:<7} {delivery.template:<8} "
+                f"{delivery.order.reference}  {delivery.state:<7} {delivery.template:<15} "
                 f"to {delivery.to_email:<24} {delivery.subject}"
             )
 
@@ -212,6 +246,17 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{len(messages)} emails written by the worker to {settings.EMAIL_FILE_PATH}. One of them:\n")
         self.stdout.write(f"From: {first['From']}\nTo: {first['To']}\nSubject: {first['Subject']}\n")
         self.stdout.write(first.get_body(preferencelist=("plain",)).get_content().strip())
+
+    def print_alerts(self, sessions, telegram):
+        alerts = StaffAlert.objects.filter(order__stripe_checkout_session_id__in=sessions).select_related("order")
+        for alert in alerts:
+            self.stdout.write(f"{alert.order.reference}  {alert.state:<7} {alert.kind:<16} by {alert.channel}")
+        if telegram is None:
+            return
+        self.stdout.write(f"\nThe Telegram stand-in received {len(telegram.messages)} alerts:")
+        for text in telegram.messages:
+            self.stdout.write("")
+            self.stdout.write("\n".join(f"  {line}" for line in text.splitlines()))
 
     def print_orders(self, sessions):
         orders = DFYOrder.objects.filter(stripe_checkout_session_id__in=sessions).order_by("id")

@@ -50,7 +50,7 @@ class Command(BaseCommand):
                 f"Could not list Checkout Sessions and events from Stripe: {exc}. Nothing was changed; "
                 "run again when the Stripe API is reachable."
             ) from exc
-        except stripe_api.StripeError as exc:
+        except stripe_api.StripeRejected as exc:
             raise CommandError(
                 f"Stripe rejected the list request: {exc}. Nothing was changed; check STRIPE_TEST_SECRET_KEY "
                 "or STRIPE_LIVE_SECRET_KEY and the key's permissions."
