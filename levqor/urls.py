@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from orders.webhooks import CheckoutCompletedWebhookView, StripeWebhookView
 
-from . import health
+from . import api, health
 
 # dj-stripe's admin reverses "djstripe:djstripe_webhook_by_uuid", so our view
 # takes that name in place of dj-stripe's own.
@@ -21,4 +21,6 @@ urlpatterns = [
         name="stripe-checkout-completed-webhook",
     ),
     path("api/webhooks/stripe/health", health.stripe_webhook_health, name="stripe-webhook-health"),
+    path("api/health/ready", health.readiness, name="health-ready"),
+    path("api/stripe/check", api.stripe_check, name="stripe-check"),
 ]

@@ -68,7 +68,13 @@ def record_success(email, message):
     email.last_error = ""
     email.save(update_fields=["state", "sent_at", "provider_message_id", "last_error", "updated_at"])
 
-    logger.info("Sent %s email %s for order %s", email.template, email.pk, email.order_id)
+    logger.info(
+        "Sent %s email %s for order %s",
+        email.template,
+        email.pk,
+        email.order_id,
+        extra={"order_id": email.order_id, "email_id": email.pk, "provider_message_id": email.provider_message_id},
+    )
     email.order.record(
         "email.sent",
         f"{email.template.capitalize()} email sent to {email.to_email}.",

@@ -53,7 +53,7 @@ def queue_emails(order, templates):
     # two callers race past the check above.
     OutboxEmail.objects.bulk_create(rows, ignore_conflicts=True)
     send_order_emails.enqueue(order.pk)
-    logger.info("Queued %s emails for order %s", len(rows), order.pk)
+    logger.info("Queued %s emails for order %s", len(rows), order.pk, extra={"order_id": order.pk})
     return [row.template for row in rows]
 
 

@@ -15,24 +15,48 @@ COLLECTIONS = {
     "products": "product",
     "subscriptions": "subscription",
     "events": "event",
+    "webhook_endpoints": "webhook_endpoint",
 }
-PATH = re.compile(r"^/v1/(?P<collection>[a-z_]+(?:/[a-z_]+)?)(?:/(?P<id>[A-Za-z0-9_]+))?$")
+# The collection names are listed, because a pattern for them would also take
+# a lower-case id as a second segment (/v1/prices/price_abc).
+PATH = re.compile(
+    rf"^/v1/(?P<collection>{'|'.join(map(re.escape, COLLECTIONS))})(?:/(?P<id>[A-Za-z0-9_]+))?$"
+)
+
+# Stripe's interval for each catalogue term; a one-off price has no recurring part.
+RECURRING_INTERVALS = {"monthly": "month", "yearly": "year"}
 
 
 def stripe_error(message, status, error_type="invalid_request_error"):
     return json_response({"error": {"type": error_type, "message": message}}, status)
 
 
+def bearer_key(request):
+    authorization = request.headers.get("Authorization", "")
+    return authorization.removeprefix("Bearer ").strip()
+
+
+def masked(key):
+    """Show a key the way Stripe's own error messages do: prefix and last four characters."""
+    prefix = "_".join(key.split("_")[:2])
+    return f"{prefix}_****{key[-4:]}"
+
+
 class StripeDouble(RecordingServer):
-    """Stores objects by type and id; GET returns them, lists page with limit and starting_after."""
+    """Stores objects by type and id; GET returns them, lists page with limit and starting_after.
+
+    A key added to revoked_keys gets Stripe's 401 answer, as a rolled or deleted key does.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.objects = {}
+        self.revoked_keys = set()
 
     def reset(self):
         super().reset()
         self.objects.clear()
+        self.revoked_keys.clear()
 
     def add(self, stripe_object):
         self.objects.setdefault(stripe_object["object"], {})[stripe_object["id"]] = stripe_object
@@ -42,6 +66,10 @@ class StripeDouble(RecordingServer):
         fault = self.next_fault()
         if fault is not None:
             return fault
+
+        key = bearer_key(request)
+        if key in self.revoked_keys:
+            return stripe_error(f"Invalid API Key provided: {masked(key)}", 401)
 
         if request.path == "/v1/account":
             accounts = list(self.objects.get("account", {}).values())
@@ -67,3 +95,31 @@ class StripeDouble(RecordingServer):
             items = items[ids.index(after) + 1:] if after in ids else []
         limit = int(request.args.get("limit", 10))
         return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": request.path}
+
+
+# Objects that agree with our configuration, for stripe_check's passing case.
+
+def account(account_id, *, charges_enabled=True):
+    stripe_account = sample_events.fixture("account")
+    stripe_account.update(id=account_id, charges_enabled=charges_enabled, default_currency="gbp", country="GB")
+    return stripe_account
+
+
+def catalogue_price(plan, price_id):
+    """Return a price that matches a catalogue plan: amount, currency and interval."""
+    price = sample_events.fixture("price")
+    price.update(id=price_id, active=True, currency=plan.currency, unit_amount=plan.amount)
+    price["unit_amount_decimal"] = str(plan.amount)
+    interval = RECURRING_INTERVALS.get(plan.term)
+    if interval is None:
+        price.update(type="one_time", recurring=None)
+    else:
+        price["type"] = "recurring"
+        price["recurring"].update(interval=interval, interval_count=1)
+    return price
+
+
+def webhook_endpoint(endpoint_id, *, enabled_events, api_version, url="https://orders.levqor.example/stripe/webhook/"):
+    endpoint = sample_events.fixture("webhook_endpoint")
+    endpoint.update(id=endpoint_id, enabled_events=list(enabled_events), api_version=api_version, url=url)
+    return endpoint
