@@ -17,8 +17,8 @@ def env_int(name, default):
 bind = [f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{env_int('PORT', 8000)}"]
 
 # Sync workers: each handles one request at a time and keeps one database
-# connection. Two per core plus one is gunicorn's documented starting point;
-# the cap keeps a large machine from opening more connections than a small
+# connection. Two per core plus one is gunicorn's documented starting point.
+# The cap keeps a large machine from opening more connections than a small
 # managed PostgreSQL accepts. WEB_CONCURRENCY overrides it.
 workers = env_int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8))
 

@@ -10,7 +10,7 @@ from .operations.stripe_report import build_stripe_report
 
 
 def staff_only_json(view):
-    """Answer 403 JSON to anyone but logged-in active staff, instead of redirecting to a login page."""
+    """Return 403 JSON to anyone but logged-in active staff, instead of redirecting to a login page."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):

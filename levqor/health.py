@@ -34,7 +34,7 @@ def stripe_webhook_health(request):
 @login_not_required
 @require_GET
 def readiness(request):
-    """Answer 200 when this instance can serve (the database answers), 503 when it cannot.
+    """Return 200 when this instance can serve (the database responds), 503 when it cannot.
 
     The body adds webhook freshness and the outbox backlog for people; they do
     not change the status, because a quiet hour is not a reason to take an

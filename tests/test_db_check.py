@@ -1,6 +1,5 @@
 """db_check on the test database: SQLite by default, PostgreSQL with DATABASE_URL."""
 
-import io
 import json
 import os
 import subprocess
@@ -9,11 +8,10 @@ import time
 
 import psycopg2
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 
 from tests.conftest import BASE_DIR, child_env, free_port, manage
+from tests.reports import run_command
 
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 
@@ -27,14 +25,7 @@ def persistent_connections(transactional_db, monkeypatch):
 
 
 def run_db_check(*args, **options):
-    """Run db_check in this process; return (stdout, stderr, CommandError or None)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    error = None
-    try:
-        call_command("db_check", *args, stdout=stdout, stderr=stderr, **options)
-    except CommandError as exc:
-        error = exc
-    return stdout.getvalue(), stderr.getvalue(), error
+    return run_command("db_check", *args, **options)
 
 
 def test_db_check_stable(persistent_connections):

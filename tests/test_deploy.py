@@ -4,7 +4,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -189,7 +188,7 @@ def production_env(**overrides):
     for name, value in values.items():
         if value.startswith("<"):
             values[name] = fills.get(name, value)
-    # The test database of this run stands in for the managed PostgreSQL.
+    # The test database of this run replaces the managed PostgreSQL.
     values.pop("DATABASE_URL")
     env = child_env(**values)
     for name in ("STRIPE_TEST_SECRET_KEY", "DEBUG", "STATIC_ROOT"):

@@ -6,7 +6,7 @@ import sys
 
 from django.conf import settings
 
-from levqor.logformat import JsonFormatter, PlainFormatter, mask_secrets
+from levqor.logformat import JsonFormatter, mask_secrets
 from onboarding.tasks import send_order_emails
 from orders import sample_events
 from orders.models import DFYOrder

@@ -2,17 +2,18 @@
 
 import io
 import json
+import re
 
 import pytest
 import stripe
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from orders.models import Plan
 from orders.stripe_setup import ENABLED_EVENTS
 from tests.conftest import child_env, free_port, manage
 from tests.doubles.stripe_api import account, catalogue_price, webhook_endpoint
+from tests.reports import run_command
 
 ACCOUNT_ID = "acct_levqorTestAccount01"
 ENDPOINT_ID = "we_levqorTestEndpoint01"
@@ -25,7 +26,7 @@ def price_id(plan):
 
 @pytest.fixture
 def stripe_setup(settings, stripe_api, stripe_endpoint):
-    """The double holds an account, one price per catalogue plan and the webhook endpoint, all matching."""
+    """Store in the double an account, one price per catalogue plan and the webhook endpoint, all matching."""
     settings.STRIPE_ACCOUNT_ID = ACCOUNT_ID
     settings.STRIPE_WEBHOOK_ENDPOINT_ID = stripe_endpoint.id
     plans = list(Plan.objects.all())
@@ -48,13 +49,8 @@ def stored(stripe_api, object_type, object_id):
 
 def run_check(*args):
     """Run stripe_check --json; return (report dict, CommandError or None)."""
-    output = io.StringIO()
-    error = None
-    try:
-        call_command("stripe_check", "--json", *args, stdout=output)
-    except CommandError as exc:
-        error = exc
-    return json.loads(output.getvalue()), error
+    stdout, _, error = run_command("stripe_check", "--json", *args)
+    return json.loads(stdout), error
 
 
 def findings(report, status=None):
@@ -88,7 +84,7 @@ def test_stripe_check_text_output(stripe_setup):
 
     text = output.getvalue()
     assert "Stripe check" in text
-    assert "OK    price DFY_STARTER" in text
+    assert re.search(r"^OK    price DFY_STARTER +Price price_starter matches DFY Starter: £99.00 one-off\.$", text, re.M)
     assert text.rstrip().splitlines()[-1] == "stripe_check: 0 failed, 1 warning, 17 passed"
 
 

@@ -1,10 +1,10 @@
 """db_check: query latency and errors on fresh and reused database connections.
 
-Each round runs one query the way a request would: close_old_connections()
-first, as Django does at the start and end of every request, so a connection
-that the server dropped is either replaced by the health check (counted as a
-reconnect) or fails the query (counted as an error) and is replaced before
-the next round.
+Each round runs one query the way a request would, after close_old_connections(),
+which Django calls at the start and end of every request. A connection that the
+server dropped is then replaced by the health check (counted as a reconnect).
+Without health checks it fails the query (counted as an error), and the next
+round's close_old_connections() replaces it.
 """
 
 import math

@@ -112,7 +112,7 @@ def email_failures(now, rules):
 def outbox_delay(now, rules):
     backlog = outbox_backlog(now)
     limit = now - timedelta(minutes=rules.outbox_max_delay_minutes)
-    # A queued row waits for its next attempt time when it has one; a row in
+    # A queued row with a next attempt time is due only from then. A row left in
     # "sending" that long means a worker stopped in the middle of it.
     overdue = OutboxEmail.objects.filter(
         Q(state=OutboxEmail.State.QUEUED, next_attempt_at__isnull=True, created_at__lt=limit)
@@ -123,8 +123,8 @@ def outbox_delay(now, rules):
     return Condition(
         "outbox_delay",
         overdue > 0,
-        f"{backlog['queued']} emails queued and {backlog['sending']} sending; "
-        f"oldest queued {format_age(age)}; {overdue} overdue.",
+        f"Outbox: {backlog['queued']} queued, {backlog['sending']} sending, {overdue} overdue; "
+        f"oldest queued: {format_age(age)}.",
         f"an email has been due for more than {rules.outbox_max_delay_minutes} minutes without being sent "
         "(is the db_worker running?)",
         {**backlog, "overdue": overdue},
@@ -148,8 +148,8 @@ def order_volume(now, rules):
     mean = earlier / days if days > 0 else None
 
     figures = {"last_24_hours": recent, "baseline_days": max(days, 0), "baseline_daily_mean": mean}
-    shown_mean = "no history" if mean is None else f"{mean:.1f} a day over the {days} days before"
-    message = f"{recent} orders in the last 24 hours; {shown_mean}."
+    shown_mean = "no earlier orders" if mean is None else f"daily mean of the {days} days before: {mean:.1f}"
+    message = f"Orders in the last 24 hours: {recent}; {shown_mean}."
     factor = rules.volume_factor
     spike = mean is not None and recent >= rules.volume_spike_min_orders and recent > factor * mean
     drop = mean is not None and mean >= rules.volume_drop_min_daily_mean and recent < mean / factor
@@ -182,8 +182,8 @@ def orders_needing_review(now, rules):
     return Condition(
         "orders_needs_review",
         stuck_count > 0,
-        f"{total} orders need review, {stuck_count} of them for more than {rules.needs_review_max_hours} hours"
-        + (f": {', '.join(stuck_references)}." if stuck_references else "."),
+        f"Orders in needs_review: {total}, waiting more than {rules.needs_review_max_hours} hours: {stuck_count}"
+        + (f" ({', '.join(stuck_references)})." if stuck_references else "."),
         f"an order has been in needs_review for more than {rules.needs_review_max_hours} hours",
         {"needs_review": total, "stuck": stuck_count, "stuck_orders": stuck_references},
     )

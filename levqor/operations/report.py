@@ -82,6 +82,8 @@ class Report:
 
 
 STATUS_LABELS = {Status.OK: "OK", Status.WARNING: "WARN", Status.FAIL: "FAIL"}
+# Wide enough for the longest check name, "price SUBSCRIPTION_BUSINESS_MONTHLY".
+CHECK_WIDTH = 36
 
 
 def render_text(report, verbosity=1):
@@ -99,11 +101,12 @@ def render_text(report, verbosity=1):
     for finding in report.findings:
         if finding.status == Status.OK and verbosity < 1:
             continue
-        lines.append(f"{STATUS_LABELS[finding.status]:<5} {finding.check:<28} {finding.message}")
+        lines.append(f"{STATUS_LABELS[finding.status]:<5} {finding.check:<{CHECK_WIDTH}} {finding.message}")
+        indent = " " * (6 + CHECK_WIDTH + 1)
         if finding.hint and finding.status != Status.OK:
-            lines.append(f"{'':<6}{'':<28} fix: {finding.hint}")
+            lines.append(f"{indent}fix: {finding.hint}")
         if verbosity >= 2:
-            lines.extend(f"{'':<35}{name}: {format_fact(value)}" for name, value in finding.details.items())
+            lines.extend(f"{indent}{name}: {format_fact(value)}" for name, value in finding.details.items())
 
     lines.append(report.summary)
     return lines

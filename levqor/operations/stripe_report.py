@@ -197,7 +197,7 @@ def check_webhook_endpoint(report):
     local = WebhookEndpoint.objects.filter(id=endpoint_id).first()
     if local is None:
         report.fail(
-            "webhook_endpoint",
+            "webhook_endpoint_row",
             f"Webhook endpoint {endpoint_id} is not set up in this database.",
             hint="Run manage.py setup_webhook_endpoint with STRIPE_WEBHOOK_SECRET set.",
         )
