@@ -31,4 +31,7 @@ def stripe_check(request):
     It calls the Stripe API several times (account, each price, the webhook
     endpoint), so it is for people, not for uptime monitors.
     """
+    # NOTE: stripe-python 15 waits up to 80 s per request by default, longer
+    # than gunicorn's 30 s worker timeout (gunicorn.conf.py), so a Stripe API
+    # that accepts connections but never responds gets this worker restarted.
     return JsonResponse(build_stripe_report().as_dict())
