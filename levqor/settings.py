@@ -18,6 +18,7 @@ VAR_DIR = Path(env_str("LEVQOR_VAR_DIR", str(BASE_DIR / "var")))
 
 # "production" turns on the checks that must hold before real money flows.
 ENVIRONMENT = env_str("LEVQOR_ENV", "development")
+PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env_bool("DEBUG", False)
 
 STRIPE_TEST_SECRET_KEY = env_str("STRIPE_TEST_SECRET_KEY")
@@ -113,6 +114,9 @@ if DATABASE_URL:
         conn_max_age=env_int("CONN_MAX_AGE", 600),
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
+    # PgBouncer in transaction mode hands each transaction to any server
+    # connection, so a cursor declared in one transaction is gone in the next.
+    default_database["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DISABLE_SERVER_SIDE_CURSORS", False)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     default_database = {
@@ -149,13 +153,38 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 # WhiteNoise warns at every start when this folder is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# WhiteNoise serves the admin's files straight from the installed apps, so the
-# demo and a first deployment work without a collectstatic step.
-WHITENOISE_USE_FINDERS = True
+# Production serves hashed, compressed files that collectstatic wrote, with
+# far-future cache headers; templates then need the manifest, so a production
+# start without collectstatic fails on the first admin page. Elsewhere WhiteNoise
+# serves the admin's files straight from the installed apps, so the demo works
+# without a collectstatic step.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", PRODUCTION)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+
+
+# HTTPS. Production defaults to the settings `manage.py check --deploy` asks
+# for; each can be turned off through its variable (for example behind a proxy
+# that already redirects to HTTPS).
 
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
 )
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# Load balancers probe health over plain HTTP and do not follow redirects.
+SECURE_REDIRECT_EXEMPT = [r"^api/health/", r"^api/webhooks/stripe/health$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 
 
 # Stripe and dj-stripe
@@ -262,6 +291,10 @@ INTAKE_REMINDER_HOURS = env_float("INTAKE_REMINDER_HOURS", 48)
 # Logging
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "json" writes one JSON object per line for log collectors; "plain" is for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"Invalid LOG_FORMAT {LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -272,13 +305,17 @@ LOGGING = {
     },
     "formatters": {
         "plain": {
+            "()": "levqor.logformat.PlainFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {
+            "()": "levqor.logformat.JsonFormatter",
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

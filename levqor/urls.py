@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from orders.webhooks import CheckoutCompletedWebhookView, StripeWebhookView
 
-from . import health
+from . import api, health
 
 # dj-stripe's admin reverses "djstripe:djstripe_webhook_by_uuid", so our view
 # takes that name in place of dj-stripe's own.
@@ -23,6 +23,8 @@ urlpatterns = [
     ),
     path("api/webhooks/stripe/health", health.stripe_webhook_health, name="stripe-webhook-health"),
     path("onboarding/", include("onboarding.urls")),
+    path("api/health/ready", health.readiness, name="health-ready"),
+    path("api/stripe/check", api.stripe_check, name="stripe-check"),
 ]
 
 # Anymail's Resend tracking webhook (POST /anymail/resend/tracking/) is served

@@ -113,7 +113,14 @@ def record_success(item, number, worker, started, provider_message_id):
         logger.warning("%s %s was sent by attempt %s after another attempt finished it", kind_of(item), item.pk, number)
         return
 
-    logger.info("Sent %s %s for order %s (attempt %s)", kind_of(item), item.pk, item.order_id, number)
+    logger.info(
+        "Sent %s %s for order %s (attempt %s)",
+        kind_of(item),
+        item.pk,
+        item.order_id,
+        number,
+        extra={"order_id": item.order_id, "outbox_id": item.pk, "outbox_kind": kind_of(item)},
+    )
     record_activity(item, "sent", f"{describe(item).capitalize()} sent.", number, provider_message_id=provider_message_id)
     if isinstance(item, OutboxEmail):
         from .outbox import queue_follow_up

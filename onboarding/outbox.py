@@ -48,7 +48,13 @@ def start(order, stripe_event_id=""):
 
     if queued or new_alerts or synced:
         deliver_order.enqueue(order.pk)
-        logger.info("Queued onboarding of order %s: emails %s, %s alerts", order.pk, queued, len(new_alerts))
+        logger.info(
+            "Queued onboarding of order %s: emails %s, %s alerts",
+            order.pk,
+            queued,
+            len(new_alerts),
+            extra={"order_id": order.pk},
+        )
     return queued
 
 

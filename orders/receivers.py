@@ -18,7 +18,16 @@ logger = logging.getLogger(__name__)
 
 @receiver([WEBHOOK_SIGNALS[event_type] for event_type in services.CHECKOUT_EVENT_TYPES], sender=Event)
 def handle_checkout_session_event(sender, event, **kwargs):
-    services.handle_checkout_event(event.type, event.data.get("object"), event.id)
+    session = event.data.get("object")
+    session_id = session.get("id") if isinstance(session, dict) else None
+    logger.info(
+        "Stripe event %s (%s) received for checkout session %s",
+        event.id,
+        event.type,
+        session_id,
+        extra={"stripe_event_id": event.id, "event_type": event.type, "checkout_session_id": session_id},
+    )
+    services.handle_checkout_event(event.type, session, event.id)
 
 
 @receiver([WEBHOOK_SIGNALS[event_type] for event_type in lifecycle.LIFECYCLE_EVENT_TYPES], sender=Event)

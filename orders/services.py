@@ -109,7 +109,13 @@ def create_order(session, outcome, event_type, stripe_event_id):
             return None
         raise
 
-    logger.info("Order %s created for session %s with status %s", order.pk, session.id, order.status)
+    logger.info(
+        "Order %s created for session %s with status %s",
+        order.pk,
+        session.id,
+        order.status,
+        extra={"order_id": order.pk, "checkout_session_id": session.id, "stripe_event_id": stripe_event_id},
+    )
     order.record(
         "order.created",
         f"Order created from {event_type} with payment status {session.payment_status or '(none)'}.",

@@ -21,16 +21,32 @@ PAGE_SIZE = 100
 TRANSIENT_ERRORS = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 
 
-class StripeUnavailable(Exception):
+class StripeAPIError(Exception):
+    """Base of the errors this adapter raises in place of stripe-python's."""
+
+
+class StripeUnavailable(StripeAPIError):
     """The Stripe API could not be reached or failed; the caller may retry later."""
 
 
-class StripeRejected(Exception):
-    """The Stripe API rejected the request (unknown object, bad key), so a retry gets the same response."""
+class StripeRejected(StripeAPIError):
+    """The Stripe API rejected the request, so a retry gets the same response."""
 
     def __init__(self, message, status_code=None):
         super().__init__(message)
         self.status_code = status_code
+
+
+class StripeAuthenticationFailed(StripeRejected):
+    """Stripe rejected the API key: revoked, rolled, mistyped, or (403) missing a permission the call needs."""
+
+
+class StripeObjectNotFound(StripeRejected):
+    """The requested object does not exist for this key's account and mode."""
+
+
+class StripeRequestRejected(StripeRejected):
+    """Stripe rejected the request itself (invalid parameters)."""
 
 
 def api_key(livemode=None):
@@ -45,16 +61,40 @@ def request_options(livemode=None):
 
 @contextlib.contextmanager
 def translated_errors(operation):
-    """Raise StripeUnavailable for a failure worth retrying and StripeRejected for any other Stripe error."""
+    """Translate stripe-python's errors into this module's, logging each with the operation's name.
+
+    Raises StripeUnavailable (network, rate limit, Stripe's 5xx),
+    StripeAuthenticationFailed (401 or 403), StripeObjectNotFound (404) or
+    StripeRequestRejected (any other rejection).
+    """
     name = getattr(operation, "__qualname__", operation)
     try:
         yield
     except TRANSIENT_ERRORS as exc:
-        logger.warning("Stripe API call %s failed: %s", name, exc)
-        raise StripeUnavailable(str(exc)) from exc
+        logger.warning("Stripe API call %s failed: %s", name, error_message(exc))
+        raise StripeUnavailable(error_message(exc)) from exc
+    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+        # Stripe's message names the key only by its last four characters.
+        logger.error("Stripe rejected the API key for %s (HTTP %s): %s", name, exc.http_status, error_message(exc))
+        raise StripeAuthenticationFailed(error_message(exc), exc.http_status) from exc
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            logger.info("Stripe API call %s found no object: %s", name, error_message(exc))
+            raise StripeObjectNotFound(error_message(exc), 404) from exc
+        logger.warning("Stripe rejected the request %s (HTTP %s): %s", name, exc.http_status, error_message(exc))
+        raise StripeRequestRejected(error_message(exc), exc.http_status) from exc
     except stripe.StripeError as exc:
-        logger.warning("Stripe API call %s was rejected: %s", name, exc)
-        raise StripeRejected(str(exc), exc.http_status) from exc
+        logger.warning("Stripe API call %s was rejected: %s", name, error_message(exc))
+        raise StripeRequestRejected(error_message(exc), exc.http_status) from exc
+
+
+def error_message(exc):
+    """Return stripe-python's message on one line; for a network error, only the network part."""
+    message = " ".join((exc.user_message or type(exc).__name__).split())
+    marker = "(Network error: "
+    if isinstance(exc, stripe.APIConnectionError) and marker in message:
+        message = "network error: " + message.split(marker, 1)[1].removesuffix(")")
+    return message
 
 
 def call(operation, *args, livemode=None, **kwargs):
@@ -80,6 +120,14 @@ def retrieve_account(livemode=None):
 
 def retrieve_checkout_session(session_id, livemode=None):
     return call(stripe.checkout.Session.retrieve, session_id, livemode=livemode)
+
+
+def retrieve_price(price_id, livemode=None):
+    return call(stripe.Price.retrieve, price_id, livemode=livemode)
+
+
+def retrieve_webhook_endpoint(endpoint_id, livemode=None):
+    return call(stripe.WebhookEndpoint.retrieve, endpoint_id, livemode=livemode)
 
 
 def retrieve_customer(customer_id, livemode=None):
