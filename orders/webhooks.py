@@ -4,22 +4,35 @@ Both URLs run dj-stripe's processing: it stores the request as a
 WebhookEventTrigger, verifies the Stripe-Signature header, stores the Event once
 per event id and sends the event's signal, inside one transaction.
 
-HTTP contract, kept by dj-stripe's view and these subclasses:
+HTTP contract, kept by dj-stripe's processing and the checks here:
 
-- 400: missing or invalid signature, stale timestamp, or a body that is not a
-  Stripe event. Nothing is processed.
-- 404: no endpoint with that uuid.
+- 400: the request is rejected and nothing is processed. The reason is a
+  missing or invalid signature, or a signature timestamp more than the
+  endpoint's tolerance (300 s by default) in the past or in the future. It is
+  also a body that is not a Stripe event or is over
+  DATA_UPLOAD_MAX_MEMORY_SIZE, and a live-mode event on a test-mode endpoint
+  (or the reverse). Stripe retries any non-2xx response, so a mode mismatch
+  fixed in the settings within Stripe's retry period loses no payment.
+- 404: no endpoint with that uuid. 405: a method other than POST.
 - 500: our own processing failed. The event is rolled back, the trigger row
   keeps the error, and Stripe retries later.
-- 200: the event was applied, ignored, or had already been applied.
+- 200: the event was applied, ignored, or had already been applied. A signed
+  event that can never be processed (a body dj-stripe cannot store as an
+  Event, or a checkout.session.* event without a usable Checkout Session) is
+  ignored with 200, because no retry could succeed; its trigger row records
+  why.
 """
 
 import logging
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, HttpResponseBadRequest
-from djstripe.models import WebhookEndpoint
+from django.shortcuts import get_object_or_404
+from djstripe.models import WebhookEndpoint, WebhookEventTrigger
 from djstripe.views import ProcessWebhookView
+
+from .webhook_checks import future_timestamp_problem, livemode_problem, unprocessable_problem
 
 logger = logging.getLogger(__name__)
 
@@ -28,18 +41,86 @@ logger = logging.getLogger(__name__)
 SECRET_OVERRIDE_HEADER = "HTTP_X_DJSTRIPE_WEBHOOK_SECRET"
 
 
+def check_request(request, endpoint_label):
+    """Return a 400 response for a request that must not reach dj-stripe, or None."""
+    if request.META.pop(SECRET_OVERRIDE_HEADER, None) is not None:
+        logger.warning("Dropped the X-Djstripe-Webhook-Secret header from a webhook for endpoint %s", endpoint_label)
+        # request.headers is cached from META on first use.
+        request.__dict__.pop("headers", None)
+
+    if "stripe-signature" not in request.headers:
+        logger.warning("Stripe webhook rejected: missing Stripe-Signature header (endpoint %s)", endpoint_label)
+        return HttpResponseBadRequest("Missing Stripe-Signature header.")
+
+    try:
+        request.body
+    except RequestDataTooBig:
+        # dj-stripe would store a trigger row for it with an unreadable body.
+        logger.warning(
+            "Stripe webhook rejected: body of %s bytes is over DATA_UPLOAD_MAX_MEMORY_SIZE (endpoint %s)",
+            request.META.get("CONTENT_LENGTH", "?"),
+            endpoint_label,
+        )
+        return HttpResponseBadRequest("Request body too large.")
+    return None
+
+
+def check_event(request, endpoint):
+    """Return a 400 response for a readable request that must not be stored, or None."""
+    problem = future_timestamp_problem(
+        request.headers["stripe-signature"], endpoint.djstripe_tolerance
+    ) or livemode_problem(request.body, endpoint.livemode)
+    if problem is None:
+        return None
+
+    logger.warning("Stripe webhook rejected: %s (endpoint %s)", problem, endpoint.id)
+    return HttpResponseBadRequest("Webhook rejected.")
+
+
+def process_trigger(trigger, api_key=None):
+    """Process a verified trigger, or ignore a signed body that can never be processed.
+
+    dj-stripe 2.11 calls this in place of trigger.process() when it is named
+    in DJSTRIPE_WEBHOOK_EVENT_CALLBACK, inside the same transaction.
+    """
+    owner_account_id = trigger.webhook_endpoint.djstripe_owner_account_id if trigger.webhook_endpoint else None
+    problem = unprocessable_problem(trigger.json_body, owner_account_id)
+    if problem is None:
+        trigger.process(save=False, api_key=api_key)
+        return
+
+    logger.warning(
+        "Ignored a signed Stripe webhook that cannot be processed: %s (trigger %s, endpoint %s)",
+        problem,
+        trigger.pk,
+        trigger.webhook_endpoint_id,
+    )
+    # The admin's trigger list shows this column, so staff see why the row
+    # was not processed. The body, with the event id, stays on the row too.
+    max_length = WebhookEventTrigger._meta.get_field("exception").max_length
+    trigger.exception = f"Ignored: {problem}"[:max_length]
+
+
 class StripeWebhookView(ProcessWebhookView):
     def post(self, request, uuid):
-        if request.META.pop(SECRET_OVERRIDE_HEADER, None) is not None:
-            logger.warning("Dropped the X-Djstripe-Webhook-Secret header from a webhook for endpoint %s", uuid)
-            # request.headers is cached from META on first use.
-            request.__dict__.pop("headers", None)
+        rejection = check_request(request, uuid)
+        if rejection is not None:
+            return rejection
 
-        if "stripe-signature" not in request.headers:
-            logger.warning("Stripe webhook rejected: missing Stripe-Signature header (endpoint %s)", uuid)
-            return HttpResponseBadRequest("Missing Stripe-Signature header.")
+        endpoint = get_object_or_404(WebhookEndpoint, djstripe_uuid=uuid)
+        return self.receive(request, endpoint)
 
-        return super().post(request, uuid)
+    def receive(self, request, endpoint):
+        """Store, verify and process the request, as dj-stripe's own post() does after its endpoint lookup."""
+        rejection = check_event(request, endpoint)
+        if rejection is not None:
+            return rejection
+
+        trigger = WebhookEventTrigger.from_request(request, webhook_endpoint=endpoint)
+        if not trigger.valid:
+            # orders.receivers.log_rejected_webhook has logged the reason.
+            return HttpResponseBadRequest()
+        return HttpResponse(str(trigger.id))
 
 
 class CheckoutCompletedWebhookView(StripeWebhookView):
@@ -55,4 +136,7 @@ class CheckoutCompletedWebhookView(StripeWebhookView):
             )
             return HttpResponse("Webhook endpoint not configured.", status=503)
 
-        return super().post(request, endpoint.djstripe_uuid)
+        rejection = check_request(request, endpoint.id)
+        if rejection is not None:
+            return rejection
+        return self.receive(request, endpoint)
