@@ -22,10 +22,21 @@ from pytest_httpserver.httpserver import METHOD_ALL
 from orders import sample_events
 from tests.doubles.resend import ResendDouble
 from tests.doubles.stripe_api import StripeDouble
+from tests.pgserver import ThrowawayPostgres
 
 WEBHOOK_SECRET = "whsec_test_levqor_secret_for_tests"
 BASE_DIR = Path(settings.BASE_DIR)
 LEGACY_WEBHOOK_PATH = "/api/webhooks/stripe/checkout-completed"
+
+
+def pytest_sessionstart(session):
+    """Stop at once when CI asked for one database (LEVQOR_REQUIRE_DATABASE) and DATABASE_URL gave another."""
+    required = os.environ.get("LEVQOR_REQUIRE_DATABASE")
+    if required and required != connection.vendor:
+        pytest.exit(
+            f"LEVQOR_REQUIRE_DATABASE is {required}, but DATABASE_URL selects {connection.vendor}.",
+            returncode=1,
+        )
 
 
 # Plan catalogue
@@ -156,7 +167,7 @@ def run_worker(transactional_db, resend):
     """Run django-tasks-db's worker until the queue is empty, sending through the Resend double."""
 
     def run(**env_overrides):
-        env = child_env(RESEND_API_KEY="re_test_double", RESEND_API_URL=resend.url_for("/"), **env_overrides)
+        env = child_env(**{"RESEND_API_KEY": "re_test_double", "RESEND_API_URL": resend.url_for("/"), **env_overrides})
         result = manage("db_worker", "--batch", "--no-startup-delay", "--no-reload", env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         return result
@@ -224,3 +235,16 @@ def gunicorn(transactional_db):
     yield start
     for server in servers:
         server.stop()
+
+
+# A PostgreSQL server of the test's own, for the tests that stop the database
+
+@pytest.fixture(scope="session")
+def throwaway_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL to a PostgreSQL server (CI runs the suite on both)")
+
+    server = ThrowawayPostgres(free_port())
+    server.start()
+    yield server
+    server.remove()
