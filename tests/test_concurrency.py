@@ -5,11 +5,9 @@ transactions and a busy timeout) instead of failing with "database is locked".
 On PostgreSQL deliveries of one event or one session race for the same keys.
 """
 
-import collections
 import random
 import threading
 import time
-from email.utils import parseaddr
 
 import pytest
 from django_tasks_db.models import DBTaskResult
@@ -61,10 +59,6 @@ def busy_server_url(gunicorn, stripe_endpoint):
     return f"{server.base_url}/stripe/webhook/{stripe_endpoint.djstripe_uuid}/"
 
 
-def messages_per_recipient(resend):
-    return collections.Counter(parseaddr(message["to"][0])[1] for message in resend.sent())
-
-
 def test_one_session_at_once(busy_server_url, run_worker, resend):
     stripe_event = checkout_event(session_id="cs_test_burst", email="burst@example.com")
     other_event_ids = [
@@ -82,7 +76,7 @@ def test_one_session_at_once(busy_server_url, run_worker, resend):
     assert Event.objects.count() == 1 + BURST
     assert OutboxEmail.objects.count() == 2
     assert DBTaskResult.objects.count() == 1
-    assert messages_per_recipient(resend) == {"burst@example.com": 2}
+    assert resend.sent_per_address() == {"burst@example.com": 2}
 
 
 def test_fifty_sessions_at_once(busy_server_url, run_worker, resend):
@@ -98,4 +92,4 @@ def test_fifty_sessions_at_once(busy_server_url, run_worker, resend):
     assert Event.objects.count() == BURST
     assert OutboxEmail.objects.count() == 2 * BURST
     assert set(OutboxEmail.objects.values_list("state", flat=True)) == {OutboxEmail.State.SENT}
-    assert messages_per_recipient(resend) == {f"burst{number}@example.com": 2 for number in range(BURST)}
+    assert resend.sent_per_address() == {f"burst{number}@example.com": 2 for number in range(BURST)}

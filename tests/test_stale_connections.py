@@ -6,12 +6,10 @@ CONN_HEALTH_CHECKS on, Django tests a kept connection before its first use in
 a request and replaces it when the server has closed it.
 """
 
-import collections
 import subprocess
 import sys
 import threading
 import time
-from email.utils import parseaddr
 
 import pytest
 from django.db import connection
@@ -61,12 +59,8 @@ def terminate_app_backends():
         return cursor.fetchone()[0]
 
 
-def messages_per_recipient(resend):
-    return collections.Counter(parseaddr(message["to"][0])[1] for message in resend.sent())
-
-
 def assert_each_email_sent_once(resend, session_ids):
-    assert messages_per_recipient(resend) == {f"{session_id}@example.com": 2 for session_id in session_ids}
+    assert resend.sent_per_address() == {f"{session_id}@example.com": 2 for session_id in session_ids}
 
 
 @pytest.mark.parametrize("health_checks", [True, False], ids=["health-checks", "no-health-checks"])
