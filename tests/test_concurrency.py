@@ -19,8 +19,8 @@ from orders.models import DFYOrder
 from tests.conftest import WEBHOOK_SECRET, checkout_event
 
 BURST = 50
-# Stripe retries a delivery that got a 5xx response for up to three days, so
-# the tests retry a few times within seconds.
+# In live mode Stripe retries a delivery that got a 5xx response for up to
+# three days, so the tests retry a few times within seconds.
 RETRIES = 5
 
 

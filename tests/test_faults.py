@@ -8,6 +8,8 @@ import contextlib
 import re
 import sqlite3
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from django.db import connection
@@ -120,14 +122,14 @@ def test_poison_event_redelivery_is_acknowledged(webhook):
 # The database is unavailable for a moment during a delivery
 
 
+@dataclass
 class Outage:
     """The database that gunicorn uses, and a way to take it away during a delivery."""
 
-    def __init__(self, database_url, server_env, unavailable, count_rows):
-        self.database_url = database_url
-        self.server_env = server_env
-        self.unavailable = unavailable
-        self.count_rows = count_rows
+    database_url: str
+    server_env: dict
+    unavailable: Callable
+    count_rows: Callable
 
 
 def postgres_outage(server):
@@ -182,6 +184,7 @@ def test_database_unavailable_during_delivery(outage, gunicorn, stripe_endpoint,
         status_during = sample_events.deliver(url, during, WEBHOOK_SECRET)[0]
 
     assert status_during == 500
+    assert outage.count_rows(WebhookEventTrigger) == 1
     assert outage.count_rows(DFYOrder) == 1
     assert outage.count_rows(Event) == 1
     # Stripe's retry after the outage.
