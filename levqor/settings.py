@@ -191,10 +191,6 @@ STRIPE_PRICE_IDS = {
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
-# Called by dj-stripe in place of its own processing of a verified event, so a
-# signed body that can never be stored is acknowledged instead of failing
-# with 500 on every retry.
-DJSTRIPE_WEBHOOK_EVENT_CALLBACK = "orders.webhooks.process_trigger"
 
 
 # Email

@@ -19,8 +19,8 @@ HTTP contract, kept by dj-stripe's processing and the checks here:
 - 200: the event was applied, ignored, or had already been applied. A signed
   event that can never be processed (a body dj-stripe cannot store as an
   Event, or a checkout.session.* event without a usable Checkout Session) is
-  ignored with 200, because no retry could succeed; its trigger row records
-  why.
+  ignored with 200, because no retry could succeed. Its trigger row records
+  why (orders.models.CheckedWebhookEventTrigger).
 """
 
 import logging
@@ -29,10 +29,11 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
-from djstripe.models import WebhookEndpoint, WebhookEventTrigger
+from djstripe.models import WebhookEndpoint
 from djstripe.views import ProcessWebhookView
 
-from .webhook_checks import future_timestamp_problem, livemode_problem, unprocessable_problem
+from .models import CheckedWebhookEventTrigger
+from .webhook_checks import future_timestamp_problem, livemode_problem
 
 logger = logging.getLogger(__name__)
 
@@ -77,30 +78,6 @@ def check_event(request, endpoint):
     return HttpResponseBadRequest("Webhook rejected.")
 
 
-def process_trigger(trigger, api_key=None):
-    """Process a verified trigger, or ignore a signed body that can never be processed.
-
-    dj-stripe 2.11 calls this in place of trigger.process() when it is named
-    in DJSTRIPE_WEBHOOK_EVENT_CALLBACK, inside the same transaction.
-    """
-    owner_account_id = trigger.webhook_endpoint.djstripe_owner_account_id if trigger.webhook_endpoint else None
-    problem = unprocessable_problem(trigger.json_body, owner_account_id)
-    if problem is None:
-        trigger.process(save=False, api_key=api_key)
-        return
-
-    logger.warning(
-        "Ignored a signed Stripe webhook that cannot be processed: %s (trigger %s, endpoint %s)",
-        problem,
-        trigger.pk,
-        trigger.webhook_endpoint_id,
-    )
-    # The admin's trigger list shows this column, so staff see why the row
-    # was not processed. The body, with the event id, stays on the row too.
-    max_length = WebhookEventTrigger._meta.get_field("exception").max_length
-    trigger.exception = f"Ignored: {problem}"[:max_length]
-
-
 class StripeWebhookView(ProcessWebhookView):
     def post(self, request, uuid):
         rejection = check_request(request, uuid)
@@ -116,7 +93,7 @@ class StripeWebhookView(ProcessWebhookView):
         if rejection is not None:
             return rejection
 
-        trigger = WebhookEventTrigger.from_request(request, webhook_endpoint=endpoint)
+        trigger = CheckedWebhookEventTrigger.from_request(request, webhook_endpoint=endpoint)
         if not trigger.valid:
             # orders.receivers.log_rejected_webhook has logged the reason.
             return HttpResponseBadRequest()

@@ -83,7 +83,7 @@ POISON_EVENTS = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", POISON_EVENTS)
-def test_poison_event_breaks_nothing(webhook, stripe_api, admin_client, case):
+def test_poison_event_breaks_nothing(webhook, stripe_api, admin_client, caplog, case):
     change, expected_status = POISON_EVENTS[case]
 
     response = webhook.post(change(checkout_event()))
@@ -96,6 +96,8 @@ def test_poison_event_breaks_nothing(webhook, stripe_api, admin_client, case):
         trigger = WebhookEventTrigger.objects.get()
         assert trigger.valid
         assert trigger.exception.startswith("Ignored: ")
+        warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+        assert any("cannot be processed" in message and f"trigger {trigger.pk}," in message for message in warnings)
         assert escape(trigger.exception) in admin_page(admin_client, "/admin/djstripe/webhookeventtrigger/")
     else:
         order = DFYOrder.objects.get(stripe_checkout_session_id="cs_test_A")
