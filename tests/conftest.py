@@ -24,6 +24,7 @@ from tests.doubles import telegram as telegram_double
 from tests.doubles.resend import ResendDouble
 from tests.doubles.stripe_api import StripeDouble
 from tests.doubles.telegram import TelegramDouble
+from tests.pgserver import ThrowawayPostgres
 
 WEBHOOK_SECRET = "whsec_test_levqor_secret_for_tests"
 BASE_DIR = Path(settings.BASE_DIR)
@@ -334,3 +335,16 @@ def gunicorn(transactional_db):
     yield start
     for server in servers:
         server.stop()
+
+
+# A PostgreSQL server of the test's own, for the tests that stop the database
+
+@pytest.fixture(scope="session")
+def throwaway_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL to a PostgreSQL server (CI runs the suite on both)")
+
+    server = ThrowawayPostgres(free_port())
+    server.start()
+    yield server
+    server.remove()

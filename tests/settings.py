@@ -24,3 +24,7 @@ for name in ("DEBUG", "RESEND_API_KEY", "STRIPE_TEST_SECRET_KEY", "STRIPE_LIVE_S
     os.environ.pop(name, None)
 
 from levqor.settings import *  # noqa: E402,F403
+
+# Every admin_client test creates a user, and the production hasher spends
+# about half a second on each password. Tests need no strong hashes.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -174,4 +174,5 @@ def test_order_needing_review_alerts_staff(webhook, telegram):
     assert "Order needs review: session metadata has no mode or plan." in problem.message
     assert DBTaskResult.objects.count() == 1
     delivery.deliver("alert", problem.pk)
-    assert "needs review" in telegram.texts()[0]
+    # Any text, not the first: a slow request of an earlier test can arrive after the reset.
+    assert any("needs review" in text for text in telegram.texts())

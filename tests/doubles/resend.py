@@ -4,8 +4,10 @@ Like Resend, it honours the Idempotency-Key header: a repeated key gets the
 first response and no second message.
 """
 
+import collections
 import json
 import uuid
+from email.utils import parseaddr
 
 from .http import RecordingServer, json_response
 
@@ -45,3 +47,7 @@ class ResendDouble(RecordingServer):
         """Return the messages accepted for delivery: one per idempotency key, with their ids."""
         with self.lock:
             return list(self.accepted)
+
+    def sent_per_address(self):
+        """Return how many messages each recipient address got, one per idempotency key, without the display name."""
+        return collections.Counter(parseaddr(message["to"][0])[1] for message in self.delivered())

@@ -1,0 +1,597 @@
+#!/usr/bin/env python3
+"""Soak test: thousands of signed webhook deliveries with duplicates and faults, then a check of every row.
+
+It starts, on 127.0.0.1 only, gunicorn and django-tasks-db workers with the
+production settings, and a Resend API double in this process. It sends the
+events from several client threads, retries a delivery that got a 5xx response as Stripe would,
+waits until the workers are idle, stops everything and checks the database:
+one order per validly signed session in the status its events lead to, two
+emails per matched paid order and none for the others, nothing sent twice,
+and no queued or sending email rows and no ready or running task rows left.
+
+    python bench/soak.py                      # 10,000 events on a new SQLite file
+    python bench/soak.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor_soak
+
+A PostgreSQL database is created when missing and must have no tables. The
+tables are built from the models (migrate --run-syncdb with
+bench/soak_settings.py), as in the test suite. Exit status 0 means every check
+passed; the summary goes to stdout. docs/reliability.md records results.
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WEBHOOK_SECRET = "whsec_soak_levqor_secret"
+WRONG_SECRET = "whsec_soak_some_other_endpoint"
+COMPLETED = "checkout.session.completed"
+SUCCEEDED = "checkout.session.async_payment_succeeded"
+FAILED = "checkout.session.async_payment_failed"
+# Stripe retries a delivery that got a 5xx response for days, so the soak
+# retries a few times within seconds.
+DELIVERY_ATTEMPTS = 5
+
+# Session kinds and their share of the sessions.
+KIND_WEIGHTS = {
+    "paid": 66,
+    "delayed": 10,
+    "delayed_out_of_order": 4,
+    "delayed_failed": 6,
+    "unknown_plan": 8,
+    "bad_signature": 1,
+}
+REDELIVERY_RATE = 0.25
+SECOND_EVENT_RATE = 0.05
+# Every RESEND_FAULT_EVERY-th matched order's welcome email gets a 500 on its first attempt.
+RESEND_FAULT_EVERY = 40
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=10_000, help="Webhook deliveries to send (default 10000).")
+    parser.add_argument("--database-url", help="PostgreSQL URL of an empty or missing database. Default: a new SQLite file.")
+    parser.add_argument("--clients", type=int, default=8, help="Client threads that send deliveries (default 8).")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes (default 4).")
+    parser.add_argument("--task-workers", type=int, default=2, help="db_worker processes (default 2).")
+    parser.add_argument("--seed", type=int, default=1, help="Seed of the event mix (default 1).")
+    parser.add_argument("--max-seconds", type=int, default=3600, help="Stop and fail after this many seconds (default 3600).")
+    parser.add_argument("--work-dir", help="Folder for the SQLite file and the server logs. Default: a new temporary folder.")
+    return parser.parse_args()
+
+
+# The database
+
+
+def prepare_database(database_url, work_dir):
+    """Return the DATABASE_URL to use, after checking that the database is new or empty."""
+    if not database_url:
+        return f"sqlite:///{work_dir / 'soak.sqlite3'}"
+
+    import psycopg2
+
+    parts = urllib.parse.urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql") or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit("--database-url must be a postgres:// URL on 127.0.0.1, localhost or ::1.")
+    name = parts.path.lstrip("/")
+    arguments = {
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "user": urllib.parse.unquote(parts.username or ""),
+        "password": urllib.parse.unquote(parts.password or ""),
+    }
+    admin = psycopg2.connect(dbname="postgres", **arguments)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+    database = psycopg2.connect(dbname=name, **arguments)
+    with database.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+        tables = cursor.fetchone()[0]
+    database.close()
+    if tables:
+        raise SystemExit(f"Database {name} already has {tables} tables: drop it or name another one.")
+    return database_url
+
+
+def build_tables(env, logs):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--run-syncdb", "--settings", "bench.soak_settings", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=logs,
+        stderr=subprocess.STDOUT,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"migrate --run-syncdb failed: see {logs.name}")
+
+
+# The Resend API double
+
+
+class ResendDouble(ThreadingHTTPServer):
+    """A Resend API double: POST /emails gets a new message id, or a 500 response on the first attempt of a chosen email."""
+
+    daemon_threads = True
+
+    def __init__(self, fault_recipients):
+        super().__init__(("127.0.0.1", 0), ResendHandler)
+        self.fault_recipients = fault_recipients
+        self.lock = threading.Lock()
+        self.attempts = collections.Counter()
+        self.accepted = collections.Counter()
+        self.message_ids = set()
+        self.faults_answered = 0
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+    def answer(self, message):
+        key = (message["to"][0], message["subject"])
+        with self.lock:
+            self.attempts[key] += 1
+            recipient = key[0].rsplit("<", 1)[-1].rstrip(">")
+            if recipient in self.fault_recipients and key[1].startswith("Welcome") and self.attempts[key] == 1:
+                self.faults_answered += 1
+                return 500, {"statusCode": 500, "name": "internal_server_error", "message": "soak fault"}
+            self.accepted[key] += 1
+            message_id = str(uuid.uuid4())
+            self.message_ids.add(message_id)
+            return 200, {"id": message_id}
+
+
+class ResendHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path.rstrip("/") != "/emails":
+            status, reply = 404, {"message": "not found"}
+        else:
+            status, reply = self.server.answer(json.loads(body))
+        data = json.dumps(reply).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args):
+        pass
+
+
+# The event mix
+
+
+@dataclass
+class Session:
+    id: str
+    kind: str
+    email: str
+    expected_status: str | None
+    matched: bool
+    events: list = field(default_factory=list)
+
+
+@dataclass
+class Delivery:
+    event: dict
+    secret: str = WEBHOOK_SECRET
+    expected_status: int = 200
+
+
+def paid_session(session_id, email, plan, sample_events, payment_status="paid"):
+    subscription = plan.mode == "subscription"
+    metadata = {"mode": plan.mode, "plan": plan.slug}
+    if subscription:
+        metadata["term"] = plan.term
+    return sample_events.checkout_session(
+        session_id,
+        metadata=metadata,
+        payment_status=payment_status,
+        amount_total=plan.amount,
+        currency=plan.currency,
+        email=email,
+        stripe_mode="subscription" if subscription else "payment",
+        customer=f"cus_{session_id}" if subscription else None,
+        subscription=f"sub_{session_id}" if subscription else None,
+    )
+
+
+def make_session(number, kind, plan, sample_events, statuses):
+    """Return one session of a kind with the events Stripe would send for it, in order."""
+    session_id = f"cs_test_soak_{number:06d}"
+    email = f"soak{number}@example.com"
+    event = sample_events.event
+
+    if kind == "unknown_plan":
+        session = sample_events.checkout_session(session_id, metadata={"mode": "dfy", "plan": "unknown-plan"}, email=email)
+        return Session(session_id, kind, email, statuses.NEEDS_REVIEW, False, [event(COMPLETED, session)])
+    if kind == "bad_signature":
+        session = paid_session(session_id, email, plan, sample_events)
+        return Session(session_id, kind, email, None, False, [event(COMPLETED, session)])
+
+    paid = paid_session(session_id, email, plan, sample_events)
+    unpaid = paid_session(session_id, email, plan, sample_events, payment_status="unpaid")
+    if kind == "paid":
+        return Session(session_id, kind, email, statuses.NEW, True, [event(COMPLETED, paid)])
+    if kind == "delayed":
+        return Session(session_id, kind, email, statuses.NEW, True, [event(COMPLETED, unpaid), event(SUCCEEDED, paid)])
+    if kind == "delayed_out_of_order":
+        return Session(session_id, kind, email, statuses.NEW, True, [event(SUCCEEDED, paid), event(COMPLETED, unpaid)])
+    if kind == "delayed_failed":
+        events = [event(COMPLETED, unpaid), event(FAILED, unpaid)]
+        return Session(session_id, kind, email, statuses.PAYMENT_FAILED, False, events)
+    raise ValueError(f"unknown session kind {kind!r}")
+
+
+def plan_deliveries(count, seed):
+    """Return (sessions, jobs): each job is a list of deliveries that one client sends in order."""
+    from orders import sample_events
+    from orders.models import DFYOrder, Plan
+
+    rng = random.Random(seed)
+    plans = list(Plan.objects.filter(active=True))
+    kinds, weights = zip(*KIND_WEIGHTS.items())
+    sessions, jobs, total = [], [], 0
+
+    while total < count:
+        remaining = count - total
+        kind = rng.choices(kinds, weights)[0]
+        if kind.startswith("delayed") and remaining < 2:
+            kind = "paid"
+        session = make_session(len(sessions), kind, rng.choice(plans), sample_events, DFYOrder.Status)
+        sessions.append(session)
+
+        secret, status = (WRONG_SECRET, 400) if kind == "bad_signature" else (WEBHOOK_SECRET, 200)
+        jobs.append([Delivery(event, secret, status) for event in session.events])
+        total += len(session.events)
+
+        for event in session.events:
+            if total < count and rng.random() < REDELIVERY_RATE:
+                jobs.append([Delivery(event, secret, status)])
+                total += 1
+        if kind == "paid" and total < count and rng.random() < SECOND_EVENT_RATE:
+            # The same session again under a new event id.
+            jobs.append([Delivery(sample_events.event(COMPLETED, session.events[0]["data"]["object"]))])
+            total += 1
+
+    rng.shuffle(jobs)
+    return sessions, jobs
+
+
+# Sending
+
+
+class DeliveryLog:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies = []
+        self.first_statuses = collections.Counter()
+        self.unexpected = []
+        self.server_errors = 0
+
+    def record(self, delivery, statuses, latencies):
+        with self.lock:
+            self.latencies.extend(latencies)
+            self.first_statuses[statuses[0]] += 1
+            self.server_errors += sum(status >= 500 for status in statuses)
+            if statuses[-1] != delivery.expected_status:
+                self.unexpected.append((delivery.event["id"], statuses))
+
+
+def post(url, delivery, sample_events):
+    # Signed at send time, as Stripe signs each attempt: a run lasts longer
+    # than the 300 s signature tolerance.
+    payload = sample_events.encode(delivery.event)
+    request = urllib.request.Request(
+        url,
+        data=payload,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": sample_events.signature_header(payload, delivery.secret),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        # A reset or timed-out connection; Stripe retries it like a 5xx.
+        return 599
+
+
+def send_job(url, job, log, sample_events):
+    for delivery in job:
+        statuses, latencies = [], []
+        for attempt in range(DELIVERY_ATTEMPTS):
+            started = time.perf_counter()
+            statuses.append(post(url, delivery, sample_events))
+            latencies.append(time.perf_counter() - started)
+            if statuses[-1] < 500:
+                break
+            time.sleep(0.5 * (attempt + 1))
+        log.record(delivery, statuses, latencies)
+
+
+# Server and worker processes
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_processes(env, args, work_dir):
+    port = free_port()
+    processes = []
+    log_files = []
+
+    def spawn(name, command):
+        log_file = open(work_dir / f"{name}.log", "w")
+        log_files.append(log_file)
+        processes.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT))
+
+    spawn("gunicorn", [
+        sys.executable, "-m", "gunicorn", "levqor.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(args.web_workers), "--timeout", "60",
+    ])
+    for number in range(args.task_workers):
+        spawn(f"db_worker-{number}", [
+            sys.executable, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload",
+        ])
+    return f"http://127.0.0.1:{port}", processes, log_files
+
+
+def wait_until_healthy(base_url, processes, deadline):
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            raise SystemExit("A server or worker process exited during start-up: see the logs in the work folder.")
+        try:
+            with urllib.request.urlopen(base_url + "/api/webhooks/stripe/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("gunicorn did not become healthy in time.")
+
+
+def stop_processes(processes):
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def pending_work():
+    """Return the number of outbox rows and task rows still waiting or in progress."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from onboarding.models import OutboxEmail
+
+    emails = OutboxEmail.objects.filter(state__in=[OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING]).count()
+    tasks = DBTaskResult.objects.filter(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]).count()
+    return emails, tasks
+
+
+def wait_until_idle(deadline):
+    idle_polls = 0
+    while time.monotonic() < deadline:
+        idle_polls = idle_polls + 1 if pending_work() == (0, 0) else 0
+        if idle_polls >= 3:
+            return True
+        time.sleep(1)
+    return False
+
+
+# Checks
+
+
+def check_database(sessions, double):
+    """Compare every row with what the sessions' events must have made; return (problems, counts)."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+    from djstripe.models import Event
+
+    from onboarding.models import OutboxEmail
+    from orders.models import DFYOrder
+
+    problems = []
+    orders = {order.stripe_checkout_session_id: order for order in DFYOrder.objects.all()}
+    emails = collections.defaultdict(dict)
+    for email in OutboxEmail.objects.select_related("order"):
+        emails[email.order.stripe_checkout_session_id][email.template] = email
+
+    expected_orders = {session.id for session in sessions if session.expected_status}
+    if set(orders) != expected_orders:
+        problems.append(
+            f"orders: {len(set(orders) - expected_orders)} unexpected, {len(expected_orders - set(orders))} missing"
+        )
+    for session in sessions:
+        order = orders.get(session.id)
+        if order is not None and order.status != session.expected_status:
+            problems.append(f"session {session.id} ({session.kind}): status {order.status}, expected {session.expected_status}")
+        templates = set(emails.get(session.id, {}))
+        expected_templates = {"welcome", "intake"} if session.matched else set()
+        if templates != expected_templates:
+            problems.append(f"session {session.id} ({session.kind}): emails {sorted(templates)}, expected {sorted(expected_templates)}")
+
+    states = collections.Counter(email.state for per_order in emails.values() for email in per_order.values())
+    for email in (email for per_order in emails.values() for email in per_order.values()):
+        if email.state == OutboxEmail.State.FAILED and email.to_email not in double.fault_recipients:
+            problems.append(f"email {email.pk} failed without an injected fault: {email.last_error[:200]}")
+        if email.state == OutboxEmail.State.SENT and email.provider_message_id not in double.message_ids:
+            problems.append(f"email {email.pk} is sent but the double issued no message id {email.provider_message_id!r}")
+    doubled = [key for key, accepted in double.accepted.items() if accepted > 1]
+    if doubled:
+        problems.append(f"{len(doubled)} emails were accepted more than once by the Resend double")
+    if sum(double.accepted.values()) != states[OutboxEmail.State.SENT]:
+        problems.append(f"the double accepted {sum(double.accepted.values())} emails, {states[OutboxEmail.State.SENT]} rows are sent")
+
+    stuck_emails = states[OutboxEmail.State.QUEUED] + states[OutboxEmail.State.SENDING]
+    tasks = collections.Counter(DBTaskResult.objects.values_list("status", flat=True))
+    stuck_tasks = tasks[TaskResultStatus.READY] + tasks[TaskResultStatus.RUNNING]
+    if stuck_emails or stuck_tasks:
+        problems.append(f"stuck rows: {stuck_emails} queued or sending emails, {stuck_tasks} ready or running tasks")
+    if tasks[TaskResultStatus.FAILED]:
+        problems.append(f"{tasks[TaskResultStatus.FAILED]} tasks failed")
+
+    valid_event_ids = {event["id"] for session in sessions if session.kind != "bad_signature" for event in session.events}
+    stored_event_ids = set(Event.objects.values_list("id", flat=True))
+    if not valid_event_ids <= stored_event_ids:
+        problems.append(f"{len(valid_event_ids - stored_event_ids)} signed events have no Event row")
+
+    counts = {
+        "orders by status": dict(collections.Counter(order.status for order in orders.values())),
+        "email rows by state": dict(states),
+        "emails accepted by the Resend double": sum(double.accepted.values()),
+        "Resend 500s injected": double.faults_answered,
+        "task rows by status": dict(tasks),
+        "Event rows": len(stored_event_ids),
+    }
+    return problems, counts
+
+
+# Main
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def configure_django(env):
+    os.environ.update(env)
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+def seed():
+    """Store the catalogue and the endpoint, as the data migration and setup_webhook_endpoint do."""
+    import importlib
+
+    from django.apps import apps
+
+    from orders.stripe_setup import configure_endpoint
+
+    importlib.import_module("orders.migrations.0002_default_plan_catalogue").add_default_plans(apps, None)
+    configure_endpoint(WEBHOOK_SECRET)
+
+
+def main():
+    args = parse_args()
+    started = time.monotonic()
+    deadline = started + args.max_seconds
+    work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="levqor-soak-")).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    database_url = prepare_database(args.database_url, work_dir)
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "levqor.settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "soak-only-secret-key-not-for-production",
+        "LEVQOR_VAR_DIR": str(work_dir / "var"),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DEBUG", None)
+    with open(work_dir / "migrate.log", "w") as logs:
+        build_tables(env, logs)
+    configure_django(env)
+    seed()
+
+    from orders import sample_events
+
+    sessions, jobs = plan_deliveries(args.events, args.seed)
+    matched = [session for session in sessions if session.matched]
+    double = ResendDouble({session.email for session in matched[::RESEND_FAULT_EVERY]})
+    threading.Thread(target=double.serve_forever, daemon=True).start()
+    env.update(RESEND_API_KEY="re_soak_double", RESEND_API_URL=double.url)
+
+    base_url, processes, log_files = start_processes(env, args, work_dir)
+    log = DeliveryLog()
+    try:
+        wait_until_healthy(base_url, processes, deadline)
+        from djstripe.models import WebhookEndpoint
+
+        endpoint = WebhookEndpoint.objects.get()
+        url = f"{base_url}/stripe/webhook/{endpoint.djstripe_uuid}/"
+        sending_started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+            for future in [pool.submit(send_job, url, job, log, sample_events) for job in jobs]:
+                future.result(timeout=max(1, deadline - time.monotonic()))
+        sending_seconds = time.monotonic() - sending_started
+        idle = wait_until_idle(deadline)
+        drained_seconds = time.monotonic() - sending_started
+    finally:
+        stop_processes(processes)
+        for log_file in log_files:
+            log_file.close()
+        double.shutdown()
+
+    problems, counts = check_database(sessions, double)
+    if not idle:
+        problems.append(f"the workers were still busy after --max-seconds {args.max_seconds}")
+    if log.unexpected:
+        problems.append(f"{len(log.unexpected)} deliveries ended with an unexpected status, e.g. {log.unexpected[:3]}")
+
+    deliveries = sum(len(job) for job in jobs)
+    summary = {
+        "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
+        "deliveries": deliveries,
+        "sessions by kind": dict(collections.Counter(session.kind for session in sessions)),
+        "first responses by status": dict(log.first_statuses),
+        "5xx responses retried": log.server_errors,
+        "sending seconds": round(sending_seconds, 1),
+        "deliveries per second": round(deliveries / sending_seconds, 1),
+        "latency p50/p95/max ms": [round(1000 * value) for value in (
+            statistics.median(log.latencies), percentile(log.latencies, 0.95), max(log.latencies),
+        )],
+        "seconds until the workers were idle": round(drained_seconds, 1),
+        **counts,
+        "total seconds": round(time.monotonic() - started, 1),
+        "work folder": str(work_dir),
+        "problems": problems,
+        "result": "PASS" if not problems else "FAIL",
+    }
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
