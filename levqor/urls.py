@@ -13,6 +13,12 @@ stripe_patterns = (
     "djstripe",
 )
 
+admin.site.site_header = "Levqor back office"
+admin.site.site_title = "Levqor back office"
+admin.site.index_title = "Today"
+# The order list needs the width more than a second copy of the app list.
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("stripe/", include(stripe_patterns, namespace="djstripe")),

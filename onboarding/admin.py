@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 
-from orders.admin import DFYOrderAdmin, ReadOnlyInline
+from orders.admin import DFYOrderAdmin, MachineWrittenMixin, ReadOnlyInline
 
+from .back_office import EmailFailedFilter, email_flag, order_has_failed_email, resend_onboarding_emails
 from .models import DeliveryAttempt, OutboxEmail, StaffAlert, StripeMirrorSync
 
 ITEM_FIELDS = ["state", "failure", "attempts", "next_attempt_at", "sent_at", "last_error", "provider_message_id"]
@@ -35,21 +36,19 @@ class StripeMirrorSyncInline(ReadOnlyInline):
 # onboarding contributes its rows to the order page, so orders never
 # imports onboarding.
 DFYOrderAdmin.inlines = [*DFYOrderAdmin.inlines, OutboxEmailInline, StaffAlertInline, StripeMirrorSyncInline]
+DFYOrderAdmin.list_annotations = {**DFYOrderAdmin.list_annotations, "email_failed": order_has_failed_email()}
+DFYOrderAdmin.list_display = [*DFYOrderAdmin.list_display, email_flag]
+DFYOrderAdmin.list_filter = [*DFYOrderAdmin.list_filter, EmailFailedFilter]
+DFYOrderAdmin.actions = [*DFYOrderAdmin.actions, resend_onboarding_emails]
 
 
-class MachineWrittenAdmin(admin.ModelAdmin):
+class MachineWrittenAdmin(MachineWrittenMixin, admin.ModelAdmin):
     """Outbox rows are written by the order path and the worker only: shown, never edited by hand."""
 
     inlines = [DeliveryAttemptInline]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OutboxEmail)
@@ -77,12 +76,11 @@ class StripeMirrorSyncAdmin(MachineWrittenAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(MachineWrittenAdmin):
+class DeliveryAttemptAdmin(MachineWrittenMixin, admin.ModelAdmin):
     list_display = ["started_at", "content_type", "object_id", "number", "outcome", "status_code", "error", "worker"]
     list_filter = ["outcome", "content_type"]
     search_fields = ["error", "provider_message_id", "worker"]
     list_select_related = ["content_type"]
-    inlines = []
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]

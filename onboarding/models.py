@@ -85,7 +85,7 @@ class OutboxItem(models.Model):
 
 
 class OutboxEmail(OutboxItem):
-    """One email to a customer, at most once per order and purpose (template)."""
+    """One email to a customer: one row per order and purpose (template), sent again only on a staff resend."""
 
     class DeliveryStatus(models.TextChoices):
         UNKNOWN = "", "-"
@@ -111,7 +111,16 @@ class OutboxEmail(OutboxItem):
         constraints = [
             models.UniqueConstraint(fields=["order", "template"], name="outbox_email_once_per_order_template"),
         ]
-        indexes = [models.Index(fields=["provider_message_id"], name="outbox_email_provider_id_idx")]
+        indexes = [
+            models.Index(fields=["provider_message_id"], name="outbox_email_provider_id_idx"),
+            # The back office's "email failed" filter and count read only these
+            # rows; the condition must stay equal to back_office.failed_email().
+            models.Index(
+                fields=["order"],
+                condition=models.Q(state="failed") | models.Q(delivery_status="bounced"),
+                name="outbox_email_failed_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.template} to {self.to_email} ({self.state})"

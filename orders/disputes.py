@@ -11,13 +11,14 @@ from django.utils import timezone
 from .models import DFYOrder, PaymentRecord
 from .money import format_amount
 from .stripe_objects import CLOSED_DISPUTE_STATUSES
-from .transitions import alert_staff, move_order, note_ignored, status_label, update_record
+from .payment_changes import alert_staff, move_order, note_ignored, status_label, update_record
 
 Status = DFYOrder.Status
 
-DISPUTABLE_STATUSES = frozenset({Status.NEW, Status.NEEDS_REVIEW, Status.REFUNDED})
+WORK_STATUSES = frozenset({Status.NEW, Status.INTAKE_RECEIVED, Status.IN_PROGRESS, Status.DELIVERED})
+DISPUTABLE_STATUSES = WORK_STATUSES | {Status.NEEDS_REVIEW, Status.REFUNDED}
 # A lost dispute takes the money back, also when its opening event never arrived.
-LOSABLE_STATUSES = frozenset({Status.NEW, Status.NEEDS_REVIEW, Status.DISPUTED})
+LOSABLE_STATUSES = WORK_STATUSES | {Status.NEEDS_REVIEW, Status.DISPUTED}
 
 
 def apply_dispute(order, dispute, event):

@@ -2,6 +2,7 @@ import logging
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from djstripe.models import WebhookEventTrigger
 
 from .money import format_amount
@@ -68,6 +69,8 @@ class DFYOrder(models.Model):
         REFUNDED = "refunded", "Refunded"
         DISPUTED = "disputed", "Disputed"
         INTAKE_RECEIVED = "intake_received", "Intake received"
+        IN_PROGRESS = "in_progress", "In progress"
+        DELIVERED = "delivered", "Delivered"
 
     class SubscriptionStatus(models.TextChoices):
         # Stripe's subscription statuses, as listed for Subscription.status in stripe-python 15.6.2.
@@ -130,12 +133,27 @@ class DFYOrder(models.Model):
     intake_answers = models.JSONField(default=dict, blank=True)
     intake_received_at = models.DateTimeField(null=True, blank=True)
 
+    # Staff's working fields, edited in the back office.
+    files_link = models.URLField(max_length=500, blank=True, help_text="Shared folder with the customer's files.")
+    final_package_link = models.URLField(
+        max_length=500, blank=True, help_text="The delivered package; the handover email links to it."
+    )
+    internal_notes = models.TextField(blank=True, help_text="Staff only; never shown to the customer.")
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "DFY order"
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The order list's default ordering, read backwards a page at a time.
+            models.Index(fields=["created_at", "id"], name="order_created_id_idx"),
+            # The back office's overdue filter and dashboard count.
+            models.Index(fields=["status", "deadline"], name="order_status_deadline_idx"),
+            # Search by a whole email address (customer_email__iexact) on PostgreSQL.
+            models.Index(Upper("customer_email"), name="order_email_upper_idx"),
+        ]
 
     def __str__(self):
         return f"{self.reference} {self.customer_email or '(no email)'}"

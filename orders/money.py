@@ -15,6 +15,12 @@ def minor_unit_exponent(currency):
     return 0 if currency.lower() in ZERO_DECIMAL_CURRENCIES else 2
 
 
+def major_units(amount, currency):
+    """Return minor units as a plain decimal string of major units: 9900 gbp is "99.00", 50000 jpy is "50000"."""
+    exponent = minor_unit_exponent(currency)
+    return f"{Decimal(amount).scaleb(-exponent):.{exponent}f}"
+
+
 def format_amount(amount, currency):
     """Format minor units for people: 9900 gbp is £99.00, 50000 jpy is ¥50,000."""
     if amount is None or not currency:

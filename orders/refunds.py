@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from .models import DFYOrder, PaymentRecord
 from .money import format_amount
-from .transitions import alert_staff, move_order, note_ignored, update_record
+from .payment_changes import alert_staff, move_order, note_ignored, update_record
 
 Status = DFYOrder.Status
 Kind = PaymentRecord.Kind
@@ -19,7 +19,10 @@ Kind = PaymentRecord.Kind
 # Refund statuses that count as money returned. Refund.status in stripe-python
 # 15.6.2 lists these and "failed" and "canceled", which do not count.
 LIVE_REFUND_STATUSES = frozenset({"pending", "requires_action", "succeeded"})
-REFUNDABLE_STATUSES = frozenset({Status.NEW, Status.NEEDS_REVIEW, Status.DISPUTED})
+# Paid orders at any stage of the work, and disputed ones.
+REFUNDABLE_STATUSES = frozenset(
+    {Status.NEW, Status.NEEDS_REVIEW, Status.INTAKE_RECEIVED, Status.IN_PROGRESS, Status.DELIVERED, Status.DISPUTED}
+)
 
 
 def apply_refund(order, refund, event):

@@ -183,22 +183,24 @@ def mark_paid(order, match):
         return
 
     order.status = Status.NEW
+    apply_plan(order, match.plan, now)
+
+
+def apply_plan(order, plan, now):
+    """Put an order on a catalogue plan before it becomes "new": its deadline and revisions start now."""
+    order.catalogue_plan = plan
+    order.tier = plan.tier
     order.intake_state = DFYOrder.IntakeState.REQUESTED
     order.review_reason = ""
-    order.revisions_left = match.plan.revisions
-    if match.plan.delivery_hours:
-        order.deadline = now + timedelta(hours=match.plan.delivery_hours)
+    order.revisions_left = plan.revisions
+    if plan.delivery_hours:
+        order.deadline = now + timedelta(hours=plan.delivery_hours)
 
 
 def announce_status(order, session, match, stripe_event_id):
     """Record the order's new status and, for a matched paid order, send order_paid."""
     if order.status == Status.NEW:
-        order.record(
-            "order.paid",
-            f"Payment received: {order.amount_display} for {order.tier}.",
-            stripe_event_id=stripe_event_id,
-        )
-        order_paid.send(sender=DFYOrder, order=order, stripe_event_id=stripe_event_id)
+        announce_paid(order, stripe_event_id)
     elif order.status == Status.NEEDS_REVIEW:
         logger.warning("Order %s needs review: %s", order.pk, order.review_reason)
         order.record(
@@ -221,6 +223,21 @@ def announce_status(order, session, match, stripe_event_id):
             "Checkout completed; waiting for the delayed payment to clear before onboarding.",
             stripe_event_id=stripe_event_id,
         )
+
+
+def announce_paid(order, stripe_event_id="", actor=None):
+    """Record that a "new" order is paid and send order_paid, which starts its onboarding.
+
+    The fulfilment path and staff resolving a review both come through here,
+    so onboarding starts the same way whoever made the order "new".
+    """
+    order.record(
+        "order.paid",
+        f"Payment received: {order.amount_display} for {order.tier}.",
+        stripe_event_id=stripe_event_id,
+        actor=actor,
+    )
+    order_paid.send(sender=DFYOrder, order=order, stripe_event_id=stripe_event_id)
 
 
 def report_problem(order, problem, message, stripe_event_id=""):

@@ -17,3 +17,8 @@ payment_problem = Signal()
 # Sent inside the transaction that stores a customer's intake answers and moves
 # the order to "intake_received". Arguments: order.
 intake_received = Signal()
+
+# Sent inside the transaction that moves an order to "delivered" (staff mark
+# the work done), each time it moves there. Arguments: order, actor (the staff
+# user), note (the staff's note for the timeline, often "").
+order_delivered = Signal()

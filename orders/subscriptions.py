@@ -11,7 +11,7 @@ import logging
 
 from .models import DFYOrder, PaymentRecord
 from .money import format_amount
-from .transitions import alert_staff, note_ignored, update_record
+from .payment_changes import alert_staff, note_ignored, update_record
 
 logger = logging.getLogger(__name__)
 

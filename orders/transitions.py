@@ -1,97 +1,150 @@
-"""Changes the payment lifecycle makes to an order: guarded status moves, payment records, staff alerts.
+"""Staff status changes: the allowed moves, what each needs, and change_status(), the one way to make them.
 
-Every change writes a DFYActivity row with the Stripe event that caused it.
-Callers hold the order's row lock and save the order afterwards.
+The admin's status field and its actions both call change_status(), so a
+move the table below does not list is impossible from any screen. Payment
+statuses (awaiting payment, payment failed) are set by Stripe events in
+orders.services, never by staff, and the customer's intake form has its own
+transition in orders.intake.
 """
 
 import logging
 
-from .models import DFYOrder, PaymentRecord
-from .signals import payment_problem
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .intake import TransitionNotAllowed, move_to
+from .models import DFYOrder
+from .services import announce_paid, apply_plan
+from .signals import order_delivered
 
 logger = logging.getLogger(__name__)
 
 Status = DFYOrder.Status
 
+# The statuses staff may move an order to, by its current status. A status
+# missing here (or added later without an entry) allows no staff move.
+ALLOWED = {
+    Status.NEEDS_REVIEW: (Status.NEW,),
+    Status.NEW: (Status.INTAKE_RECEIVED, Status.IN_PROGRESS),
+    Status.INTAKE_RECEIVED: (Status.IN_PROGRESS,),
+    Status.IN_PROGRESS: (Status.DELIVERED,),
+    # Back to work when the customer requests a revision.
+    Status.DELIVERED: (Status.IN_PROGRESS,),
+}
 
-def status_label(status):
-    return Status(status).label.lower() if status in Status.values else status
+# The statuses in which the delivery deadline runs: an order past its
+# deadline in one of them is overdue.
+DEADLINE_STATUSES = (Status.NEW, Status.INTAKE_RECEIVED, Status.IN_PROGRESS)
 
 
-def move_order(order, status, allowed_from, event, *, kind, message):
-    """Move the order to a status if its current status is in allowed_from; return whether it moved.
+class RequirementMissing(TransitionNotAllowed):
+    """The move is allowed from the order's status, but a field it needs is empty."""
 
-    A rejected move leaves the status unchanged and is recorded, so staff see
-    what Stripe reported.
+    def __init__(self, order, target, reason):
+        self.reason = reason
+        super().__init__(order, target)
+        self.args = (f"{order.reference} cannot move to {Status(target).label}: {reason}",)
+
+
+def allowed_targets(status):
+    return ALLOWED.get(status, ())
+
+
+def sources_of(target):
+    return {source for source, targets in ALLOWED.items() if target in targets}
+
+
+def overdue(now):
+    """Return the filter for orders past their deadline that are still being worked."""
+    return Q(deadline__lt=now, status__in=DEADLINE_STATUSES)
+
+
+def is_overdue(order, now):
+    return order.deadline is not None and order.deadline < now and order.status in DEADLINE_STATUSES
+
+
+# What each target needs: a function of the order that returns why the move
+# cannot happen yet, or "".
+def plan_missing(order):
+    return "" if order.catalogue_plan_id else "choose a catalogue plan first."
+
+
+def package_link_missing(order):
+    return "" if order.final_package_link else "add the final package link first, because the handover email sends it."
+
+
+REQUIREMENTS = {Status.NEW: plan_missing, Status.DELIVERED: package_link_missing}
+
+
+def check(order, target):
+    """Raise TransitionNotAllowed (or its RequirementMissing) unless order may move to target now."""
+    if target not in allowed_targets(order.status):
+        raise TransitionNotAllowed(order, target)
+    requirement = REQUIREMENTS.get(target)
+    reason = requirement(order) if requirement else ""
+    if reason:
+        raise RequirementMissing(order, target, reason)
+
+
+# Field changes that come with a move, made before it is saved. Each returns
+# the names of the fields it changed.
+def start_on_plan(order, now):
+    apply_plan(order, order.catalogue_plan, now)
+    return ["catalogue_plan", "tier", "intake_state", "review_reason", "revisions_left", "deadline"]
+
+
+def mark_intake_received(order, now):
+    # For an intake that arrived outside the form (email, a call). The intake
+    # reminder is then cancelled when it falls due, because the state is "received".
+    order.intake_state = DFYOrder.IntakeState.RECEIVED
+    order.intake_received_at = order.intake_received_at or now
+    return ["intake_state", "intake_received_at"]
+
+
+PREPARE = {Status.NEW: start_on_plan, Status.INTAKE_RECEIVED: mark_intake_received}
+
+
+# Signals sent after the move is saved, in the same transaction.
+def announce_new(order, actor, note):
+    announce_paid(order, actor=actor)
+
+
+def announce_delivered(order, actor, note):
+    order_delivered.send(sender=DFYOrder, order=order, actor=actor, note=note)
+
+
+ANNOUNCE = {Status.NEW: announce_new, Status.DELIVERED: announce_delivered}
+
+
+@transaction.atomic
+def change_status(order, new_status, actor, note=""):
+    """Move an order to new_status for a staff user; return the updated order.
+
+    The order is locked and re-read, so the move is checked against its
+    committed status and two staff members cannot both make it. The activity
+    row names the actor and keeps the note. Raises TransitionNotAllowed when
+    the table does not allow the move and RequirementMissing when a field it
+    needs is empty.
     """
-    if order.status not in allowed_from:
-        logger.warning(
-            "Event %s may not move order %s from %s to %s", event.id, order.pk, order.status, status
-        )
-        allowed = ", ".join(sorted(status_label(value) for value in allowed_from))
-        order.record(
-            "order.transition_rejected",
-            f"{message} The order stays {status_label(order.status)}: {status_label(status)} "
-            f"is reached only from {allowed}.",
-            data={"from": order.status, "to": status},
-            stripe_event_id=event.id,
-        )
-        return False
+    locked = DFYOrder.objects.select_for_update().get(pk=order.pk)
+    check(locked, new_status)
 
-    previous = order.status
-    order.status = status
-    logger.info("Order %s moved from %s to %s by event %s", order.pk, previous, status, event.id)
-    order.record(kind, message, data={"from": previous, "to": status}, stripe_event_id=event.id)
-    return True
-
-
-def alert_staff(order, kind, message, event):
-    """Record the alert on the order and send payment_problem to the receivers that alert staff."""
-    order.record("staff.alert", message, data={"alert": kind}, stripe_event_id=event.id)
-    payment_problem.send(sender=DFYOrder, order=order, problem=kind, message=message, stripe_event_id=event.id)
-
-
-def note_ignored(order, event, reason):
-    logger.info("Event %s left order %s unchanged: %s", event.id, order.pk, reason)
-    order.record("stripe.event_ignored", f"{event.type} changed nothing: {reason}.", stripe_event_id=event.id)
-
-
-def update_record(order, kind, stripe_id, event, *, final_statuses=frozenset(), **fields):
-    """Create or update the order's record of one Stripe object; return (record, previous status, changed).
-
-    An event older than the one the record last took, or one that would move
-    a record out of a final status, is stale and changes nothing. The unique
-    (kind, stripe_id) constraint keeps one record per object.
-    """
-    record = PaymentRecord.objects.filter(kind=kind, stripe_id=stripe_id).first()
-    if record is None:
-        record = PaymentRecord.objects.create(
-            order=order,
-            kind=kind,
-            stripe_id=stripe_id,
-            stripe_event_id=event.id,
-            stripe_event_created=event.created,
-            **fields,
-        )
-        return record, None, True
-
-    if record.order_id != order.pk:
-        logger.warning(
-            "Event %s: %s %s belongs to order %s, not %s", event.id, kind, stripe_id, record.order_id, order.pk
-        )
-        return record, record.status, False
-
-    stale = event.created < record.stripe_event_created or (
-        record.status in final_statuses and fields.get("status") not in final_statuses
+    previous = locked.status
+    prepare = PREPARE.get(new_status)
+    fields = prepare(locked, timezone.now()) if prepare else []
+    name = actor.get_username() if actor is not None else "Staff"
+    message = f"{name} changed the status from {Status(previous).label} to {Status(new_status).label}."
+    if note:
+        message += f" Note: {note}"
+    move_to(
+        locked, new_status, sources_of(new_status),
+        kind="order.status_changed", message=message, fields=fields, data={"note": note}, actor=actor,
     )
-    changes = {name: value for name, value in fields.items() if getattr(record, name) != value}
-    if stale or not changes:
-        return record, record.status, False
 
-    previous_status = record.status
-    for name, value in changes.items():
-        setattr(record, name, value)
-    record.stripe_event_id = event.id
-    record.stripe_event_created = event.created
-    record.save()
-    return record, previous_status, True
+    logger.info("Order %s status changed by user %s", locked.pk, getattr(actor, "pk", None))
+
+    announce = ANNOUNCE.get(new_status)
+    if announce:
+        announce(locked, actor, note)
+    return locked

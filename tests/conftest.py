@@ -52,6 +52,14 @@ def catalogue(db):
     migration.add_default_plans(django_apps, None)
 
 
+@pytest.fixture
+def staff_groups(db):
+    """Create the Operations and Viewer groups that levqor's data migration creates."""
+    from levqor.staff_groups import sync_groups
+
+    sync_groups(django_apps)
+
+
 # Loopback doubles of the Stripe, Resend and Telegram APIs
 
 def start_double(server_class, handler_path="", method=None):

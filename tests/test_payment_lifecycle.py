@@ -601,7 +601,9 @@ def test_admin_form_cannot_set_status(order, admin_client):
 
     response = admin_client.post(f"/admin/orders/dfyorder/{order.pk}/change/", data, HTTP_HOST="127.0.0.1")
 
-    assert response.status_code == 302, response.content.decode()[:2000]
+    # Refunded is set by Stripe's refund events only: the form shows an error instead of saving.
+    assert response.status_code == 200
+    assert "Error" in response.content.decode()
     assert refreshed(order).status == "new"
     assert not refreshed(order).activities.filter(kind="order.status_changed").exists()
 
