@@ -90,7 +90,11 @@ def check(order, target):
 # Field changes that come with a move, made before it is saved. Each returns
 # the names of the fields it changed.
 def start_on_plan(order, now):
+    staff_deadline = order.deadline
     apply_plan(order, order.catalogue_plan, now)
+    # A deadline staff set while reviewing (agreed with the customer) wins
+    # over the plan's default.
+    order.deadline = staff_deadline or order.deadline
     return ["catalogue_plan", "tier", "intake_state", "review_reason", "revisions_left", "deadline"]
 
 

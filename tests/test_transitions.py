@@ -1,7 +1,10 @@
 """Staff status changes through change_status(): the table, the requirements, and what each move starts."""
 
+from datetime import timedelta
+
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from onboarding.models import OutboxEmail
@@ -138,6 +141,17 @@ def test_resolved_review_starts_onboarding_once(review_order, staff):
     assert paid.actor == staff
     deliver_tasks = DBTaskResult.objects.filter(task_path="onboarding.tasks.deliver_order", args_kwargs__args=[order.pk])
     assert deliver_tasks.count() == 1
+
+
+def test_review_keeps_a_deadline_set_by_staff(review_order, staff):
+    agreed = timezone.now() + timedelta(days=10)
+    DFYOrder.objects.filter(pk=review_order.pk).update(catalogue_plan=Plan.objects.get(tier="STARTER"), deadline=agreed)
+
+    change_status(review_order, Status.NEW, staff)
+
+    order = DFYOrder.objects.get(pk=review_order.pk)
+    assert order.deadline == agreed
+    assert order.revisions_left == 1
 
 
 def test_delivered_needs_a_package_link(order, staff):
