@@ -72,7 +72,7 @@ class BadInput(NamedTuple):
 BAD_INPUTS = {
     "missing-signature": BadInput(post_unsigned, 400),
     "wrong-secret": BadInput(lambda webhook: webhook.post(checkout_event(), secret="whsec_other"), 400, triggers=1),
-    "stale-timestamp": BadInput(lambda webhook: webhook.post(checkout_event(), timestamp=time.time() - 400), 400, 1),
+    "stale-timestamp": BadInput(lambda webhook: webhook.post(checkout_event(), timestamp=time.time() - 400), 400, triggers=1),
     "future-timestamp": BadInput(lambda webhook: webhook.post(checkout_event(), timestamp=time.time() + 400), 400),
     "forged-secret-header-debug-off": BadInput(lambda webhook: post_forged(webhook, debug=False), 400, triggers=1),
     "forged-secret-header-debug-on": BadInput(lambda webhook: post_forged(webhook, debug=True), 400, triggers=1),
