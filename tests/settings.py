@@ -27,4 +27,9 @@ from levqor.settings import *  # noqa: E402,F403
 
 # Every admin_client test creates a user, and the production hasher spends
 # about half a second on each password. Tests need no strong hashes.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A server started by a test reads the production settings, which do not
+# accept MD5, so a user who logs in there needs a PBKDF2 hash (tests.staff).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]

@@ -4,6 +4,7 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -18,7 +19,11 @@ def make_staff(username, group=None, *, superuser=False, password=None):
     User = get_user_model()
     if superuser:
         return User.objects.create_superuser(username, f"{username}@levqor.example", password)
-    user = User.objects.create_user(username, f"{username}@levqor.example", password, is_staff=True)
+    user = User.objects.create_user(username, f"{username}@levqor.example", is_staff=True)
+    if password:
+        # PBKDF2, which the production settings of a gunicorn server started by a test can verify.
+        user.password = make_password(password, hasher="pbkdf2_sha256")
+        user.save(update_fields=["password"])
     if group:
         user.groups.add(Group.objects.get(name=group))
     return user
