@@ -13,7 +13,7 @@ def main():
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
-        # A configuration mistake is the operator's to fix: say what, without a traceback.
+        # A configuration mistake is the operator's to fix: print what is wrong, without a traceback.
         sys.exit(f"Configuration error: {exc}")
 
 

@@ -229,7 +229,7 @@ def announce_paid(order, stripe_event_id="", actor=None):
     """Record that a "new" order is paid and send order_paid, which starts its onboarding.
 
     The fulfilment path and staff resolving a review both come through here,
-    so onboarding starts the same way whoever made the order "new".
+    so onboarding starts the same way whichever path made the order "new".
     """
     order.record(
         "order.paid",

@@ -1,6 +1,6 @@
 """The one module that calls the Stripe API.
 
-Everything else asks this module, so keys, the pinned API version, timeouts
+Everything else calls this module, so keys, the pinned API version, timeouts
 and error translation live in one place, and tests point stripe.api_base at
 a loopback double.
 """

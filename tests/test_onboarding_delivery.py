@@ -17,7 +17,7 @@ def sent_to(resend, address):
 
 @pytest.fixture
 def committed_webhook(transactional_db, webhook):
-    """Deliveries whose effects are committed, so the worker process sees them."""
+    """Deliveries whose effects are committed, so the worker process can read them."""
     return webhook
 
 

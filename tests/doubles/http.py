@@ -30,7 +30,7 @@ class RecordingServer(HTTPServer):
         self.faults.clear()
 
     def next_fault(self):
-        """Apply the next queued fault; return a Response for it, or None to answer normally."""
+        """Apply the next queued fault; return a Response for it, or None to respond normally."""
         with self.lock:
             if not self.faults:
                 return None

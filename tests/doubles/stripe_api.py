@@ -1,4 +1,4 @@
-"""A Stripe API double that answers with Stripe's own fixture objects."""
+"""A Stripe API double that responds with Stripe's own fixture objects."""
 
 import fnmatch
 import re
