@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -99,7 +100,11 @@ def claim(model, item_id, worker, now):
     return model.objects.filter(pk=item_id).values_list("attempts", flat=True).get()
 
 
+@transaction.atomic
 def record_success(item, number, worker, started, provider_message_id):
+    # One transaction for the state, the attempt, the activity and the
+    # follow-up row: a worker that dies between them would otherwise leave a
+    # sent intake email whose reminder is never queued, which no sweep finds.
     now = timezone.now()
     # A row the sweeper put back in the queue while this slow send was still
     # running is finished here too, so it is not sent again.
@@ -128,7 +133,10 @@ def record_success(item, number, worker, started, provider_message_id):
         queue_follow_up(item, now)
 
 
+@transaction.atomic
 def record_failure(item, number, worker, started, failure):
+    # Atomic for the same reason as record_success: the retry task and the
+    # staff alert are written with the state that needs them, or not at all.
     error = redact(str(failure))
     if failure.permanent:
         state, outcome, reason = State.FAILED, Outcome.FAILED, OutboxItem.Failure.PERMANENT

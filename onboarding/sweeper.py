@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -43,30 +44,34 @@ def recover_stale(kind_name, now):
     """Put rows left in "sending" longer than OUTBOX_STALE_SECONDS back in the queue; return how many."""
     model = KINDS[kind_name].model
     cutoff = now - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
-    recovered = 0
-    for item in model.objects.select_related("order").filter(state=State.SENDING, claimed_at__lt=cutoff):
-        exhausted = item.attempts >= settings.OUTBOX_MAX_ATTEMPTS
-        reason = (
-            f"Worker {item.claimed_by or '(unknown)'} stopped while sending attempt {item.attempts} "
-            f"(claimed at {item.claimed_at:%Y-%m-%d %H:%M:%S} UTC). {redelivery_note(kind_name)}"
-        )
-        updated = model.objects.filter(pk=item.pk, state=State.SENDING, attempts=item.attempts).update(
-            state=State.FAILED if exhausted else State.QUEUED,
-            failure=OutboxItem.Failure.EXHAUSTED if exhausted else OutboxItem.Failure.NONE,
-            next_attempt_at=now,
-            task_due_at=None,
-            claimed_by="",
-            last_error=reason,
-            updated_at=now,
-        )
-        if not updated:
-            continue
+    stale = model.objects.select_related("order").filter(state=State.SENDING, claimed_at__lt=cutoff)
+    return sum(recover(kind_name, item, now) for item in stale)
 
-        recovered += 1
-        log_attempt(item, item.attempts, item.claimed_by, item.claimed_at, DeliveryAttempt.Outcome.INTERRUPTED, error=reason)
-        logger.warning("Recovered stale %s %s from worker %s", kind_name, item.pk, item.claimed_by)
-        record_activity(item, "recovered", f"{describe(item).capitalize()} recovered: {reason}", item.attempts)
-    return recovered
+
+@transaction.atomic
+def recover(kind_name, item, now):
+    """Requeue one stale row (or fail it when out of attempts) with its attempt and activity; return True when done."""
+    exhausted = item.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    reason = (
+        f"Worker {item.claimed_by or '(unknown)'} stopped while sending attempt {item.attempts} "
+        f"(claimed at {item.claimed_at:%Y-%m-%d %H:%M:%S} UTC). {redelivery_note(kind_name)}"
+    )
+    updated = type(item).objects.filter(pk=item.pk, state=State.SENDING, attempts=item.attempts).update(
+        state=State.FAILED if exhausted else State.QUEUED,
+        failure=OutboxItem.Failure.EXHAUSTED if exhausted else OutboxItem.Failure.NONE,
+        next_attempt_at=now,
+        task_due_at=None,
+        claimed_by="",
+        last_error=reason,
+        updated_at=now,
+    )
+    if not updated:
+        return False
+
+    log_attempt(item, item.attempts, item.claimed_by, item.claimed_at, DeliveryAttempt.Outcome.INTERRUPTED, error=reason)
+    logger.warning("Recovered stale %s %s from worker %s", kind_name, item.pk, item.claimed_by)
+    record_activity(item, "recovered", f"{describe(item).capitalize()} recovered: {reason}", item.attempts)
+    return True
 
 
 def redelivery_note(kind_name):

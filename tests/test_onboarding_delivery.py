@@ -6,6 +6,7 @@ import pytest
 from django_tasks_db.models import DBTaskResult
 
 from onboarding.models import OutboxEmail
+from onboarding.sweeper import sweep
 from orders.models import DFYOrder
 from tests.conftest import checkout_event
 from tests.faults import failing_inserts
@@ -99,6 +100,30 @@ def test_rolled_back_fulfilment_sends_nothing(committed_webhook, run_worker, res
     assert retried.status_code == 200
     assert len(resend.sent()) == 2
     assert OutboxEmail.objects.filter(state=OutboxEmail.State.SENT).count() == 2
+
+
+def test_sent_state_and_reminder_are_written_together(committed_webhook, run_worker, resend, settings):
+    committed_webhook.post(checkout_event())
+
+    # The intake email goes out, then writing its reminder fails: the "sent"
+    # state must not be committed without the reminder, or no sweep would
+    # ever queue it.
+    with failing_inserts("onboarding_outboxemail", "NEW.template = 'intake_reminder'"):
+        run_worker()
+
+    intake = OutboxEmail.objects.get(template="intake")
+    assert intake.state == OutboxEmail.State.SENDING
+    assert not OutboxEmail.objects.filter(template="intake_reminder").exists()
+
+    settings.OUTBOX_STALE_SECONDS = 0
+    assert sweep().recovered == 1
+    run_worker()
+
+    intake.refresh_from_db()
+    assert intake.state == OutboxEmail.State.SENT
+    assert OutboxEmail.objects.get(template="intake_reminder").state == OutboxEmail.State.QUEUED
+    assert resend.sent_per_address() == {"customer@example.com": 2}
+    assert len(resend.sent()) == 3
 
 
 def test_provider_error_is_recorded_on_the_order(committed_webhook, run_worker, resend):

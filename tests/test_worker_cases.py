@@ -240,3 +240,35 @@ def test_two_workers_send_200_messages_once(workers, resend, stripe_api):
     assert len({task.worker_ids[0] for task in tasks}) == 2
     assert DeliveryAttempt.objects.count() == 200
     assert_worker_healthy(output)
+
+
+def test_worker_killed_mid_send(committed_webhook, workers, resend, admin_client, settings):
+    settings.STRIPE_MIRROR_SYNC = False
+    # Resend holds the welcome request for 5 s and then accepts it: the
+    # message is out, but its worker dies before recording it.
+    resend.faults.append(("slow", 5))
+    committed_webhook.post(checkout_event())
+    doomed = workers.start(**resend_env(resend))
+    welcome = wait_for(
+        lambda: OutboxEmail.objects.filter(template="welcome", state="sending").first(), message="the welcome claim"
+    )
+    wait_for(lambda: resend.faults == [], message="the welcome request to reach Resend")
+
+    doomed.kill()
+    doomed.wait(timeout=10)
+    assert OutboxEmail.objects.get(pk=welcome.pk).state == "sending"
+    assert DBTaskResult.objects.filter(status="RUNNING").count() == 1
+
+    workers.start(**resend_env(resend))
+    workers.start("--interval", "0.3", command="outbox_sweeper", OUTBOX_STALE_SECONDS="1", OUTBOX_SWEEP_GRACE_SECONDS="0")
+    wait_for(onboarding_sent(2), timeout=60, message="both emails after the kill")
+
+    assert resend.sent_per_address() == {"customer@example.com": 2}
+    assert delivered_subjects(resend) == ["Next step: Tell us about your automation needs", "Welcome! Your STARTER order is confirmed"]
+    welcome.refresh_from_db()
+    assert welcome.attempts == 2
+    attempts = list(welcome.attempt_log.order_by("number").values_list("outcome", "worker"))
+    assert [outcome for outcome, _ in attempts] == [Outcome.INTERRUPTED, Outcome.SENT]
+    assert attempts[0][1].endswith(f":{doomed.pid}")
+    order_page = admin_client.get(f"/admin/orders/dfyorder/{welcome.order_id}/change/").content.decode()
+    assert f":{doomed.pid} stopped while sending attempt 1" in order_page
