@@ -102,9 +102,9 @@ def claim(model, item_id, worker, now):
 
 @transaction.atomic
 def record_success(item, number, worker, started, provider_message_id):
-    # One transaction for the state, the attempt, the activity and the
-    # follow-up row: a worker that dies between them would otherwise leave a
-    # sent intake email whose reminder is never queued, which no sweep finds.
+    # The state and the reminder row commit together, because a worker that
+    # died between them would leave a sent intake email with no reminder, and
+    # no sweep looks for a missing one.
     now = timezone.now()
     # A row the sweeper put back in the queue while this slow send was still
     # running is finished here too, so it is not sent again.
@@ -135,8 +135,7 @@ def record_success(item, number, worker, started, provider_message_id):
 
 @transaction.atomic
 def record_failure(item, number, worker, started, failure):
-    # Atomic for the same reason as record_success: the retry task and the
-    # staff alert are written with the state that needs them, or not at all.
+    # Atomic, so the retry task and the staff alert commit with the state that needs them.
     error = redact(str(failure))
     if failure.permanent:
         state, outcome, reason = State.FAILED, Outcome.FAILED, OutboxItem.Failure.PERMANENT
