@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Soak test: thousands of signed webhook deliveries with duplicates and faults, then a check of every row.
 
-It starts, on 127.0.0.1 only, gunicorn and django-tasks-db workers with the
-production settings, and a Resend API double in this process. It sends the
-events from several client threads, retries a delivery that got a 5xx response as Stripe would,
-waits until the workers are idle, stops everything and checks the database:
-one order per validly signed session in the status its events lead to, two
-emails per matched paid order and none for the others, nothing sent twice,
-and no queued or sending email rows and no ready or running task rows left.
+It starts, on 127.0.0.1 only, gunicorn, django-tasks-db workers and the
+outbox sweeper with the production settings, and a Resend API double in this
+process. Several client threads send the events and retry a delivery that got
+a 5xx response, as Stripe would. Halfway through, one task worker is killed
+with SIGKILL and another started. When the workers are idle, everything stops
+and the script checks the database: one order per validly signed session in
+the status its events lead to, two emails per matched paid order and none for
+the others, each paid order's intake reminder queued 48 hours after its intake
+email, nothing accepted twice, and no due email or task rows left.
 
     python bench/soak.py                      # 10,000 events on a new SQLite file
     python bench/soak.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor_soak
@@ -37,6 +39,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -63,6 +66,8 @@ REDELIVERY_RATE = 0.25
 SECOND_EVENT_RATE = 0.05
 # Every RESEND_FAULT_EVERY-th matched order's welcome email gets a 500 on its first attempt.
 RESEND_FAULT_EVERY = 40
+# A row left "sending" by the killed worker is requeued after this many seconds.
+STALE_SECONDS = 20
 
 
 def parse_args():
@@ -144,15 +149,21 @@ class ResendDouble(ThreadingHTTPServer):
         self.attempts = collections.Counter()
         self.accepted = collections.Counter()
         self.message_ids = set()
+        self.responses_by_key = {}
         self.faults_answered = 0
+        self.repeats_answered = 0
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.server_address[1]}/"
 
-    def answer(self, message):
+    def answer(self, message, idempotency_key):
         key = (message["to"][0], message["subject"])
         with self.lock:
+            # Like Resend: a repeated Idempotency-Key gets the first response and sends nothing.
+            if idempotency_key in self.responses_by_key:
+                self.repeats_answered += 1
+                return 200, self.responses_by_key[idempotency_key]
             self.attempts[key] += 1
             recipient = key[0].rsplit("<", 1)[-1].rstrip(">")
             if recipient in self.fault_recipients and key[1].startswith("Welcome") and self.attempts[key] == 1:
@@ -161,6 +172,8 @@ class ResendDouble(ThreadingHTTPServer):
             self.accepted[key] += 1
             message_id = str(uuid.uuid4())
             self.message_ids.add(message_id)
+            if idempotency_key:
+                self.responses_by_key[idempotency_key] = {"id": message_id}
             return 200, {"id": message_id}
 
 
@@ -170,7 +183,7 @@ class ResendHandler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/emails":
             status, reply = 404, {"message": "not found"}
         else:
-            status, reply = self.server.answer(json.loads(body))
+            status, reply = self.server.answer(json.loads(body), self.headers.get("Idempotency-Key"))
         data = json.dumps(reply).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -293,6 +306,10 @@ class DeliveryLog:
         self.unexpected = []
         self.server_errors = 0
 
+    def responded(self):
+        with self.lock:
+            return sum(self.first_statuses.values())
+
     def record(self, delivery, statuses, latencies):
         with self.lock:
             self.latencies.extend(latencies)
@@ -347,30 +364,68 @@ def free_port():
         return probe.getsockname()[1]
 
 
+class Processes:
+    """The server, worker and sweeper processes of a run, each with a log file in the work folder."""
+
+    def __init__(self, env, work_dir):
+        self.env = env
+        self.work_dir = work_dir
+        self.running = {}
+        self.log_files = []
+        self.killed_at = None
+
+    def spawn(self, name, command, **env_overrides):
+        log_file = open(self.work_dir / f"{name}.log", "w")
+        self.log_files.append(log_file)
+        env = {**self.env, **env_overrides}
+        self.running[name] = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+
+    def spawn_task_worker(self, name):
+        self.spawn(name, [sys.executable, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload"])
+
+    def kill(self, name):
+        """Kill a process with SIGKILL, as the OOM killer would, and note the time."""
+        process = self.running.pop(name)
+        process.kill()
+        process.wait()
+        self.killed_at = datetime.now(UTC)
+
+    def all(self):
+        return list(self.running.values())
+
+    def close(self):
+        stop_processes(self.all())
+        for log_file in self.log_files:
+            log_file.close()
+
+
 def start_processes(env, args, work_dir):
     port = free_port()
-    processes = []
-    log_files = []
-
-    def spawn(name, command):
-        log_file = open(work_dir / f"{name}.log", "w")
-        log_files.append(log_file)
-        processes.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT))
-
-    spawn("gunicorn", [
+    processes = Processes(env, work_dir)
+    processes.spawn("gunicorn", [
         sys.executable, "-m", "gunicorn", "levqor.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.web_workers), "--timeout", "60",
     ])
     for number in range(args.task_workers):
-        spawn(f"db_worker-{number}", [
-            sys.executable, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload",
-        ])
-    return f"http://127.0.0.1:{port}", processes, log_files
+        processes.spawn_task_worker(f"db_worker-{number}")
+    processes.spawn(
+        "outbox_sweeper", [sys.executable, "manage.py", "outbox_sweeper", "--interval", "2"],
+        OUTBOX_STALE_SECONDS=str(STALE_SECONDS), OUTBOX_SWEEP_GRACE_SECONDS="30",
+    )
+    return f"http://127.0.0.1:{port}", processes
+
+
+def kill_a_worker_halfway(processes, log, deliveries):
+    """Kill the first task worker with SIGKILL once half the deliveries have a response, then start a replacement."""
+    while log.responded() < deliveries // 2:
+        time.sleep(0.2)
+    processes.kill("db_worker-0")
+    processes.spawn_task_worker("db_worker-replacement")
 
 
 def wait_until_healthy(base_url, processes, deadline):
     while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
+        if any(process.poll() is not None for process in processes.all()):
             raise SystemExit("A server or worker process exited during start-up: see the logs in the work folder.")
         try:
             with urllib.request.urlopen(base_url + "/api/webhooks/stripe/health", timeout=2) as response:
@@ -393,22 +448,42 @@ def stop_processes(processes):
             process.wait()
 
 
-def pending_work():
-    """Return the number of outbox rows and task rows still waiting or in progress."""
-    from django_tasks import TaskResultStatus
+def pending_work(killed_at):
+    """Return the number of outbox rows and task rows due now or in progress.
+
+    Intake reminders and their tasks wait 48 hours, so rows due more than a
+    day from now do not count, but retries a few seconds away do. The task
+    that the killed worker left running does not count either, because
+    django-tasks-db never finishes it and the sweeper requeues its rows.
+    """
+    from django.db.models import Q
+    from django.utils import timezone
     from django_tasks_db.models import DBTaskResult
 
+    from onboarding.delivery import due
     from onboarding.models import OutboxEmail
 
-    emails = OutboxEmail.objects.filter(state__in=[OutboxEmail.State.QUEUED, OutboxEmail.State.SENDING]).count()
-    tasks = DBTaskResult.objects.filter(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]).count()
-    return emails, tasks
+    later = timezone.now() + timedelta(days=1)
+    emails = OutboxEmail.objects.filter(
+        Q(state=OutboxEmail.State.SENDING) | Q(state=OutboxEmail.State.QUEUED) & due(later)
+    ).count()
+    tasks = DBTaskResult.objects.filter(Q(status="RUNNING") | Q(status="READY", run_after__lte=later)).count()
+    return emails, tasks - len(orphaned_tasks(killed_at))
 
 
-def wait_until_idle(deadline):
+def orphaned_tasks(killed_at):
+    """Return the ids of tasks that were running when the worker was killed."""
+    from django_tasks_db.models import DBTaskResult
+
+    if killed_at is None:
+        return []
+    return list(DBTaskResult.objects.filter(status="RUNNING", started_at__lte=killed_at).values_list("id", flat=True))
+
+
+def wait_until_idle(deadline, killed_at):
     idle_polls = 0
     while time.monotonic() < deadline:
-        idle_polls = idle_polls + 1 if pending_work() == (0, 0) else 0
+        idle_polls = idle_polls + 1 if pending_work(killed_at) == (0, 0) else 0
         if idle_polls >= 3:
             return True
         time.sleep(1)
@@ -418,7 +493,7 @@ def wait_until_idle(deadline):
 # Checks
 
 
-def check_database(sessions, double):
+def check_database(sessions, double, killed_at):
     """Compare every row with what the sessions' events must have made; return (problems, counts)."""
     from django_tasks import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
@@ -443,10 +518,13 @@ def check_database(sessions, double):
         if order is not None and order.status != session.expected_status:
             problems.append(f"session {session.id} ({session.kind}): status {order.status}, expected {session.expected_status}")
         templates = set(emails.get(session.id, {}))
-        expected_templates = {"welcome", "intake"} if session.matched else set()
+        expected_templates = {"welcome", "intake", "intake_reminder"} if session.matched else set()
         if templates != expected_templates:
             problems.append(f"session {session.id} ({session.kind}): emails {sorted(templates)}, expected {sorted(expected_templates)}")
+        elif session.matched:
+            problems += reminder_problems(session, emails[session.id])
 
+    reminders = [per_order.pop("intake_reminder") for per_order in emails.values() if "intake_reminder" in per_order]
     states = collections.Counter(email.state for per_order in emails.values() for email in per_order.values())
     for email in (email for per_order in emails.values() for email in per_order.values()):
         if email.state == OutboxEmail.State.FAILED and email.to_email not in double.fault_recipients:
@@ -461,7 +539,9 @@ def check_database(sessions, double):
 
     stuck_emails = states[OutboxEmail.State.QUEUED] + states[OutboxEmail.State.SENDING]
     tasks = collections.Counter(DBTaskResult.objects.values_list("status", flat=True))
-    stuck_tasks = tasks[TaskResultStatus.READY] + tasks[TaskResultStatus.RUNNING]
+    # Each reminder waits for its own delayed task, and any other ready task is stuck.
+    orphaned = orphaned_tasks(killed_at)
+    stuck_tasks = tasks[TaskResultStatus.READY] - len(reminders) + tasks[TaskResultStatus.RUNNING] - len(orphaned)
     if stuck_emails or stuck_tasks:
         problems.append(f"stuck rows: {stuck_emails} queued or sending emails, {stuck_tasks} ready or running tasks")
     if tasks[TaskResultStatus.FAILED]:
@@ -475,12 +555,32 @@ def check_database(sessions, double):
     counts = {
         "orders by status": dict(collections.Counter(order.status for order in orders.values())),
         "email rows by state": dict(states),
+        "intake reminders scheduled": len(reminders),
         "emails accepted by the Resend double": sum(double.accepted.values()),
         "Resend 500s injected": double.faults_answered,
+        "repeated Idempotency-Keys answered": double.repeats_answered,
+        "stale rows recovered by the sweeper": recovered_rows(),
+        "tasks left running by the killed worker": len(orphaned),
         "task rows by status": dict(tasks),
         "Event rows": len(stored_event_ids),
     }
     return problems, counts
+
+
+def reminder_problems(session, emails):
+    """Return problems with a matched order's intake reminder, which must wait until 48 hours after the intake email."""
+    reminder, intake = emails["intake_reminder"], emails["intake"]
+    if reminder.state != reminder.State.QUEUED:
+        return [f"session {session.id}: intake reminder is {reminder.state}, expected queued"]
+    if intake.sent_at is None or reminder.next_attempt_at != intake.sent_at + timedelta(hours=48):
+        return [f"session {session.id}: intake reminder due {reminder.next_attempt_at}, not 48 hours after the intake email"]
+    return []
+
+
+def recovered_rows():
+    from onboarding.models import DeliveryAttempt
+
+    return DeliveryAttempt.objects.filter(outcome=DeliveryAttempt.Outcome.INTERRUPTED).count()
 
 
 # Main
@@ -542,8 +642,9 @@ def main():
     threading.Thread(target=double.serve_forever, daemon=True).start()
     env.update(RESEND_API_KEY="re_soak_double", RESEND_API_URL=double.url)
 
-    base_url, processes, log_files = start_processes(env, args, work_dir)
+    base_url, processes = start_processes(env, args, work_dir)
     log = DeliveryLog()
+    deliveries = sum(len(job) for job in jobs)
     try:
         wait_until_healthy(base_url, processes, deadline)
         from djstripe.models import WebhookEndpoint
@@ -551,25 +652,24 @@ def main():
         endpoint = WebhookEndpoint.objects.get()
         url = f"{base_url}/stripe/webhook/{endpoint.djstripe_uuid}/"
         sending_started = time.monotonic()
+        killer = threading.Thread(target=kill_a_worker_halfway, args=(processes, log, deliveries), daemon=True)
+        killer.start()
         with ThreadPoolExecutor(max_workers=args.clients) as pool:
             for future in [pool.submit(send_job, url, job, log, sample_events) for job in jobs]:
                 future.result(timeout=max(1, deadline - time.monotonic()))
         sending_seconds = time.monotonic() - sending_started
-        idle = wait_until_idle(deadline)
+        idle = wait_until_idle(deadline, processes.killed_at)
         drained_seconds = time.monotonic() - sending_started
     finally:
-        stop_processes(processes)
-        for log_file in log_files:
-            log_file.close()
+        processes.close()
         double.shutdown()
 
-    problems, counts = check_database(sessions, double)
+    problems, counts = check_database(sessions, double, processes.killed_at)
     if not idle:
         problems.append(f"the workers were still busy after --max-seconds {args.max_seconds}")
     if log.unexpected:
         problems.append(f"{len(log.unexpected)} deliveries ended with an unexpected status, e.g. {log.unexpected[:3]}")
 
-    deliveries = sum(len(job) for job in jobs)
     summary = {
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
         "deliveries": deliveries,
