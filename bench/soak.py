@@ -361,11 +361,21 @@ def start_processes(env, args, work_dir):
         sys.executable, "-m", "gunicorn", "levqor.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.web_workers), "--timeout", "60",
     ])
-    for number in range(args.task_workers):
-        spawn(f"db_worker-{number}", [
-            sys.executable, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload",
-        ])
-    return f"http://127.0.0.1:{port}", processes, log_files
+    workers, worker_logs = start_task_workers(env, args.task_workers, work_dir)
+    return f"http://127.0.0.1:{port}", processes + workers, log_files + worker_logs
+
+
+def start_task_workers(env, count, work_dir, name="db_worker"):
+    """Start count db_worker processes; return (processes, log files)."""
+    processes, log_files = [], []
+    for number in range(count):
+        log_file = open(work_dir / f"{name}-{number}.log", "w")
+        log_files.append(log_file)
+        processes.append(subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload"],
+            cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        ))
+    return processes, log_files
 
 
 def wait_until_healthy(base_url, processes, deadline):
