@@ -9,7 +9,7 @@ serves (the webhook endpoint and the admin user), reports the slowest
 migrations and the import time of django.setup(), and then compares the two
 databases: the schema (normalised sqlite_master SQL and PRAGMA details on
 SQLite, `pg_dump --schema-only` on PostgreSQL), the django_migrations rows,
-and every row of every other table with times blanked out.
+and every row of every other table with times blanked out, before the demo steps.
 
     python bench/fresh_setup.py                                  # SQLite files in a new folder
     python bench/fresh_setup.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor
@@ -21,7 +21,6 @@ the two databases were identical.
 
 import argparse
 import difflib
-import os
 import re
 import sqlite3
 import subprocess
@@ -32,7 +31,11 @@ import urllib.parse
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-APPLYING = re.compile(r"Applying (\S+)\.\.\. OK \(([\d.]+)s\)")
+sys.path.insert(0, str(BASE_DIR))
+
+from bench import soak  # noqa: E402
+
+APPLYING = re.compile(r"Applying (\S+)\.\.\.\s*OK \(([\d.]+)s\)")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
 SCHEMA_FIXTURE = BASE_DIR / "tests" / "fixtures" / "schema" / "djstripe-sqlite.txt"
 DEMO_STEPS = """
@@ -74,40 +77,31 @@ def pg_arguments(url):
 
 
 def recreate_pg_database(url, name):
+    """Drop and create a database on the server of url; return its URL."""
+    parts = run_on_server(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_pg_database(url, name):
+    run_on_server(url, f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def run_on_server(url, *statements):
+    """Run statements outside a transaction in the server's postgres database; return url's parts."""
     import psycopg2
 
     parts, arguments = pg_arguments(url)
     admin = psycopg2.connect(dbname="postgres", **arguments)
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            cursor.execute(statement)
     admin.close()
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def drop_pg_database(url, name):
-    import psycopg2
-
-    _, arguments = pg_arguments(url)
-    admin = psycopg2.connect(dbname="postgres", **arguments)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.close()
+    return parts
 
 
 def environment(database_url, work_dir, name):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "levqor.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "fresh-setup-only-secret-key",
-        "LEVQOR_VAR_DIR": str(work_dir / f"var-{name}"),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("DEBUG", None)
-    return env
+    return soak.production_env(database_url, work_dir / name, "fresh-setup")
 
 
 def run(command, env, log_path):
@@ -125,15 +119,15 @@ def run(command, env, log_path):
 
 
 def time_setup(label, setup_command, env, work_dir):
-    python = sys.executable
-    setup_seconds, output = run([python, "manage.py", *setup_command, "-v", "2"], env, work_dir / f"{label}.log")
-    demo_seconds, _ = run([python, "manage.py", "shell", "-c", DEMO_STEPS], env, work_dir / f"{label}-demo.log")
+    setup_seconds, output = run([sys.executable, "manage.py", *setup_command, "-v", "2"], env, work_dir / f"{label}.log")
     migrations = sorted(((float(seconds), name) for name, seconds in APPLYING.findall(output)), reverse=True)
-    return {
-        "setup s": setup_seconds,
-        "demo steps s": demo_seconds,
-        "migrations": migrations,
-    }
+    return {"setup s": setup_seconds, "migrations": migrations}
+
+
+def time_demo_steps(label, env, work_dir):
+    """Run the steps scripts/demo takes after migrating and before serving; return their wall seconds."""
+    seconds, _ = run([sys.executable, "manage.py", "shell", "-c", DEMO_STEPS], env, work_dir / f"{label}-demo.log")
+    return seconds
 
 
 def django_setup_import_ms(env, work_dir):
@@ -186,7 +180,9 @@ def sqlite_schema_lines(connection, table_prefix=""):
 def pg_dump(url, bin_dir):
     command = [str(Path(bin_dir) / "pg_dump"), "--schema-only", "--no-owner", "--no-privileges", url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    lines = [line for line in output.splitlines() if line.strip() and not line.startswith(("--", "SET ", "SELECT pg_catalog"))]
+    # pg_dump 15.18 (Debian 12) wraps the dump in \restrict and \unrestrict lines with a random key.
+    skipped = ("--", "SET ", "SELECT pg_catalog", "\\restrict ", "\\unrestrict ")
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith(skipped)]
 
     import psycopg2
 
@@ -261,13 +257,14 @@ def main():
 
     print(f"database: {'postgresql' if postgres else 'sqlite'}, work folder: {work_dir}")
     print(f"django.setup() imports: {django_setup_import_ms(environment(urls['migrate'], work_dir, 'migrate'), work_dir):.0f} ms")
+    envs = {name: environment(url, work_dir, name) for name, url in urls.items()}
     timings = {
-        "migrate": time_setup("migrate", ["migrate"], environment(urls["migrate"], work_dir, "migrate"), work_dir),
-        "fast": time_setup("fast", ["setup_database"], environment(urls["fast"], work_dir, "fast"), work_dir),
+        "migrate": time_setup("migrate", ["migrate"], envs["migrate"], work_dir),
+        "fast": time_setup("fast", ["setup_database"], envs["fast"], work_dir),
     }
-    report_timing("manage.py migrate", timings["migrate"])
-    report_timing("manage.py setup_database", timings["fast"])
 
+    # The comparison runs before the demo steps, which store random values
+    # (a password salt, dj-stripe's API key name) in each database.
     print("\ncomparison of the two databases:")
     if postgres:
         import psycopg2
@@ -292,6 +289,11 @@ def main():
     same_order = applied["migrate"] == applied["fast"]
     print(f"  django_migrations order: {'same' if same_order else 'different (dj-stripe is recorded before the rest)'}")
     problems += compare("data rows, times blanked", dumps["migrate"][1], dumps["fast"][1])
+
+    for name, timing in timings.items():
+        timing["demo steps s"] = time_demo_steps(name, envs[name], work_dir)
+    report_timing("manage.py migrate", timings["migrate"])
+    report_timing("manage.py setup_database", timings["fast"])
 
     if postgres and not args.keep:
         for name in urls:

@@ -509,6 +509,21 @@ def configure_django(env):
     django.setup()
 
 
+def production_env(database_url, work_dir, name):
+    """Return the environment of the servers and workers: the production settings on this database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "levqor.settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": f"{name}-only-secret-key-not-for-production",
+        "LEVQOR_VAR_DIR": str(work_dir / "var"),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DEBUG", None)
+    return env
+
+
 def seed():
     """Store the catalogue and the endpoint, as the data migration and setup_webhook_endpoint do."""
     import importlib
@@ -529,16 +544,7 @@ def main():
     work_dir.mkdir(parents=True, exist_ok=True)
     database_url = prepare_database(args.database_url, work_dir)
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "levqor.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "soak-only-secret-key-not-for-production",
-        "LEVQOR_VAR_DIR": str(work_dir / "var"),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DEBUG", None)
+    env = production_env(database_url, work_dir, "soak")
     with open(work_dir / "migrate.log", "w") as logs:
         build_tables(env, logs)
     configure_django(env)

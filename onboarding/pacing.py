@@ -22,13 +22,13 @@ from .models import SendPace
 
 logger = logging.getLogger(__name__)
 
-# A request reaches the provider some milliseconds after its slot, and not
-# always the same number, so slots exactly 1/rate apart still put one request
-# too many into some one-second windows (a loopback double with Resend's
-# limit responded to about a quarter of them with 429). Slots 5% further apart
-# absorb up to 50 ms of that delay at 1 request per second, for 5% less
-# throughput. The resend-rs client keeps a similar margin (9 requests per
-# 1.1 s against a limit of 10 per second).
+# A request reaches the provider some milliseconds after its slot, and the
+# delay varies. Slots exactly 1/rate apart therefore still put one request too
+# many into some one-second windows: a loopback double with Resend's limit
+# responded to about a quarter of the requests with 429. With slots 5% further
+# apart, request n and request n + rate are 1.05 s apart, which absorbs up to
+# 50 ms of that delay for 5% less throughput. The resend-rs client keeps a
+# similar margin (9 requests per 1.1 s against a limit of 10 per second).
 SPACING_MARGIN = 0.05
 
 

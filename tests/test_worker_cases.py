@@ -19,7 +19,7 @@ Outcome = DeliveryAttempt.Outcome
 SERVER_ERROR = (500, {"statusCode": 500, "name": "internal_server_error", "message": "Something went wrong."})
 RATE_LIMITED = (429, {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests."}, {"Retry-After": "1"})
 # The Resend backend sends a request again in place after a short 429, so
-# the outbox sees a 429 only when every one of those requests got one.
+# the outbox records a 429 only when every one of those requests got one.
 RATE_LIMITED_IN_PLACE_TOO = [RATE_LIMITED] * (IN_PLACE_RETRIES + 1)
 # Fast retries and a short provider timeout, so the cases run in seconds.
 FAST_RETRIES = {"OUTBOX_RETRY_BASE_SECONDS": "0.2", "EMAIL_TIMEOUT": "1"}
