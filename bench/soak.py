@@ -399,20 +399,30 @@ class Processes:
             log_file.close()
 
 
-def start_processes(env, args, work_dir):
+def start_processes(env, args, work_dir, sweeper=True):
+    """Start gunicorn, the task workers and (unless told not to) the sweeper; return (base URL, Processes)."""
     port = free_port()
-    processes = Processes(env, work_dir)
+    processes = start_task_workers(env, args.task_workers, work_dir)
     processes.spawn("gunicorn", [
         sys.executable, "-m", "gunicorn", "levqor.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.web_workers), "--timeout", "60",
     ])
-    for number in range(args.task_workers):
-        processes.spawn_task_worker(f"db_worker-{number}")
+    if not sweeper:
+        return f"http://127.0.0.1:{port}", processes
+
     processes.spawn(
         "outbox_sweeper", [sys.executable, "manage.py", "outbox_sweeper", "--interval", "2"],
         OUTBOX_STALE_SECONDS=str(STALE_SECONDS), OUTBOX_SWEEP_GRACE_SECONDS="30",
     )
     return f"http://127.0.0.1:{port}", processes
+
+
+def start_task_workers(env, count, work_dir, name="db_worker"):
+    """Start count db_worker processes named name-0, name-1 and so on; return their Processes."""
+    processes = Processes(env, work_dir)
+    for number in range(count):
+        processes.spawn_task_worker(f"{name}-{number}")
+    return processes
 
 
 def kill_a_worker_halfway(processes, log, deliveries):
@@ -599,6 +609,21 @@ def configure_django(env):
     django.setup()
 
 
+def production_env(database_url, work_dir, name):
+    """Return the environment of the servers and workers: the production settings on this database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "levqor.settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": f"{name}-only-secret-key-not-for-production",
+        "LEVQOR_VAR_DIR": str(work_dir / "var"),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DEBUG", None)
+    return env
+
+
 def seed():
     """Store the catalogue and the endpoint, as the data migration and setup_webhook_endpoint do."""
     import importlib
@@ -619,16 +644,7 @@ def main():
     work_dir.mkdir(parents=True, exist_ok=True)
     database_url = prepare_database(args.database_url, work_dir)
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "levqor.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "soak-only-secret-key-not-for-production",
-        "LEVQOR_VAR_DIR": str(work_dir / "var"),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DEBUG", None)
+    env = production_env(database_url, work_dir, "soak")
     with open(work_dir / "migrate.log", "w") as logs:
         build_tables(env, logs)
     configure_django(env)

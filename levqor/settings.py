@@ -233,6 +233,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Levqor <orders@levqor.exampl
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 RESEND_API_KEY = env_str("RESEND_API_KEY")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Requests per second that all workers together send to Resend: its default
+# limit per team (https://resend.com/docs/api-reference/rate-limit). Raise it
+# when Resend raises the team's limit; 0 turns the pacing off.
+RESEND_RATE_LIMIT_PER_SECOND = env_float("RESEND_RATE_LIMIT_PER_SECOND", 2)
 # RESEND_SIGNING_SECRET is the Svix secret (whsec_...) of the Resend tracking
 # webhook. Without it the /anymail/ URLs are not served at all, because
 # Anymail would then accept unsigned tracking events from anyone.

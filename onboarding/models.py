@@ -161,3 +161,13 @@ class StripeMirrorSync(OutboxItem):
 
     def __str__(self):
         return f"Stripe mirror sync for order {self.order_id} ({self.state})"
+
+
+class SendPace(models.Model):
+    """The next free request slot of a rate-limited provider, shared by every worker process."""
+
+    name = models.CharField(max_length=32, primary_key=True, help_text="The provider, such as resend.")
+    next_slot_at = models.DateTimeField(help_text="No request to the provider starts before this time.")
+
+    def __str__(self):
+        return f"{self.name}: next request at {self.next_slot_at:%H:%M:%S.%f}"

@@ -19,6 +19,10 @@ os.environ.setdefault("LEVQOR_TEST_DATABASE", os.path.join(os.environ["LEVQOR_VA
 # Svix secrets are "whsec_" plus base64; tests sign tracking events with this one.
 os.environ.setdefault("RESEND_SIGNING_SECRET", "whsec_dGVzdC1vbmx5LXJlc2VuZC1zaWduaW5nLXNlY3JldA==")
 os.environ.setdefault("STRIPE_MIRROR_SYNC", "1")
+# Production paces Resend requests at 2 per second. At that pace the suite
+# would wait about half a second per email. tests/test_resend_pacing.py sets
+# its own rates.
+os.environ.setdefault("RESEND_RATE_LIMIT_PER_SECOND", "50")
 for name in ("DEBUG", "RESEND_API_KEY", "STRIPE_TEST_SECRET_KEY", "STRIPE_LIVE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
              "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "STAFF_ALERT_EMAILS"):
     os.environ.pop(name, None)

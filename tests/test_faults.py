@@ -18,6 +18,7 @@ from django.utils.html import escape
 from djstripe.models import Event, WebhookEventTrigger
 
 from onboarding.models import OutboxEmail
+from onboarding.resend_backend import IN_PLACE_RETRIES
 from orders import sample_events
 from orders.models import DFYOrder
 from tests.conftest import LEGACY_WEBHOOK_PATH, WEBHOOK_SECRET, checkout_event, child_env, free_port, manage
@@ -206,6 +207,13 @@ def resend_fault(resend, status, headers=None):
     return {}
 
 
+def resend_rate_limited(resend):
+    # One 429 for the first request and for each of the backend's in-place retries.
+    for _ in range(IN_PLACE_RETRIES + 1):
+        resend_fault(resend, 429, {"retry-after": "1"})
+    return {}
+
+
 def resend_timeout(resend):
     # The double responds to the welcome email at once and to the intake email after the timeout.
     resend.faults.extend([("slow", 0), ("slow", 2)])
@@ -218,7 +226,7 @@ def resend_closed_port(resend):
 
 RESEND_FAULTS = {
     "server-error-500": (lambda resend: resend_fault(resend, 500), {"welcome"}, "injected 500"),
-    "rate-limited-429": (lambda resend: resend_fault(resend, 429, {"retry-after": "1"}), {"welcome"}, "injected 429"),
+    "rate-limited-429": (lambda resend: resend_rate_limited(resend), {"welcome"}, "injected 429"),
     "timeout": (resend_timeout, {"intake"}, "timed out"),
     "connection-refused": (resend_closed_port, {"welcome", "intake"}, "Connection refused"),
 }

@@ -13,13 +13,13 @@ import urllib.request
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 from djstripe.models import WebhookEndpoint
 
+from levqor import fresh_schema
 from levqor.demo_telegram import DemoTelegram
 from onboarding.models import OutboxEmail, StaffAlert
 from orders import sample_events
@@ -53,8 +53,8 @@ class Command(BaseCommand):
             raise CommandError(f"Port {port} on {HOST} is in use: stop what runs there or pass --port.")
 
         self.heading("1. Database")
-        self.stdout.write("Applying migrations (the first run takes about two minutes, later runs seconds)...")
-        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Applying migrations...")
+        fresh_schema.build(verbosity=0)
         self.stdout.write(f"Database: {settings.DATABASES['default']['NAME']}")
 
         self.heading("2. Stripe webhook endpoint (no call to Stripe)")
