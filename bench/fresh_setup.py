@@ -33,7 +33,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench import soak  # noqa: E402
+from bench import harness  # noqa: E402
 
 APPLYING = re.compile(r"Applying (\S+)\.\.\.\s*OK \(([\d.]+)s\)")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?")
@@ -101,7 +101,7 @@ def run_on_server(url, *statements):
 
 
 def environment(database_url, work_dir, name):
-    return soak.production_env(database_url, work_dir / name, "fresh-setup")
+    return harness.production_env(database_url, work_dir / name)
 
 
 def run(command, env, log_path):

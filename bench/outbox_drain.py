@@ -41,7 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import soak  # noqa: E402
+from bench import harness  # noqa: E402
+from bench.soak import COMPLETED  # noqa: E402
 
 RATE_WINDOW_SECONDS = 1.0
 
@@ -165,8 +166,8 @@ def send_orders(url, prefix, count, gap=0.0):
     acknowledged = {}
     for number in range(count):
         session_id = f"cs_test_{prefix}_{number:05d}"
-        session = soak.paid_session(session_id, f"{prefix}{number}@example.com", plan, sample_events)
-        status, body = sample_events.deliver(url, sample_events.event(soak.COMPLETED, session), soak.WEBHOOK_SECRET)
+        session = harness.paid_session(session_id, f"{prefix}{number}@example.com", plan, sample_events)
+        status, body = sample_events.deliver(url, sample_events.event(COMPLETED, session), harness.WEBHOOK_SECRET)
         acknowledged[session_id] = time.time()
         if status != 200:
             raise SystemExit(f"The webhook for {session_id} returned HTTP {status}: {body[:300]}")
@@ -238,7 +239,7 @@ def drain_phase(url, env, work_dir, double, workers, args):
     requests_before, limited_before, accepted_before = double.counts()
 
     started = time.time()
-    processes = soak.start_task_workers(env, workers, work_dir, name=prefix)
+    processes = harness.start_task_workers(env, workers, work_dir, name=prefix)
     try:
         finished = wait_for_sent(session_ids, time.monotonic() + args.max_seconds)
     finally:
@@ -269,7 +270,7 @@ def drain_phase(url, env, work_dir, double, workers, args):
 
 
 def single_phase(url, env, work_dir, double, args):
-    processes = soak.start_task_workers(env, 1, work_dir, name="single")
+    processes = harness.start_task_workers(env, 1, work_dir, name="single")
     try:
         # The worker's start-up is not part of an order's latency, so one
         # unmeasured order goes first (its emails wait for the worker).
@@ -296,7 +297,7 @@ def single_phase(url, env, work_dir, double, args):
         "case": f"no backlog, 1 worker, one order every {args.gap:g} s",
         "emails": len(emails),
         "acknowledgement to both emails sent p50/p95/max s": [
-            round(value, 2) for value in (statistics.median(latencies), soak.percentile(latencies, 0.95), max(latencies))
+            round(value, 2) for value in (statistics.median(latencies), harness.percentile(latencies, 0.95), max(latencies))
         ] if latencies else None,
         "requests to Resend": requests - requests_before,
         "429 responses": limited - limited_before,
@@ -309,24 +310,23 @@ def main():
     args = parse_args()
     work_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="levqor-drain-")).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    database_url = soak.prepare_database(args.database_url, work_dir)
+    database_url = harness.prepare_database(args.database_url, work_dir)
 
-    env = soak.production_env(database_url, work_dir, "drain")
+    env = harness.production_env(database_url, work_dir)
     env.update(setting.split("=", 1) for setting in args.env)
     with open(work_dir / "migrate.log", "w") as logs:
-        soak.build_tables(env, logs)
-    soak.configure_django(env)
-    soak.seed()
+        harness.build_tables(env, logs)
+    harness.configure_django(env)
+    harness.seed()
 
     double = RateLimitedResend(args.resend_seconds, args.resend_limit)
     threading.Thread(target=double.serve_forever, daemon=True).start()
     env.update(RESEND_API_KEY="re_drain_double", RESEND_API_URL=double.url)
 
-    server_args = argparse.Namespace(web_workers=2, task_workers=0)
-    base_url, processes = soak.start_processes(env, server_args, work_dir, sweeper=False)
+    base_url, processes = harness.start_processes(env, work_dir, web_workers=2, task_workers=0)
     results = []
     try:
-        soak.wait_until_healthy(base_url, processes, time.monotonic() + 60)
+        harness.wait_until_healthy(base_url, processes, time.monotonic() + 60)
         from djstripe.models import WebhookEndpoint
 
         url = f"{base_url}/stripe/webhook/{WebhookEndpoint.objects.get().djstripe_uuid}/"

@@ -22,29 +22,37 @@ passed; the summary goes to stdout. docs/reliability.md records results.
 
 import argparse
 import collections
-import json
-import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-WEBHOOK_SECRET = "whsec_soak_levqor_secret"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import (  # noqa: E402
+    WEBHOOK_SECRET,
+    ResendDouble,
+    build_tables,
+    orphaned_tasks,
+    configure_django,
+    paid_session,
+    percentile,
+    post_event,
+    prepare_database,
+    production_env,
+    seed,
+    start_double,
+    start_processes,
+    wait_until_healthy,
+    wait_until_idle,
+)
+
 WRONG_SECRET = "whsec_soak_some_other_endpoint"
 COMPLETED = "checkout.session.completed"
 SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -86,115 +94,6 @@ def parse_args():
 # The database
 
 
-def prepare_database(database_url, work_dir):
-    """Return the DATABASE_URL to use, after checking that the database is new or empty."""
-    if not database_url:
-        return f"sqlite:///{work_dir / 'soak.sqlite3'}"
-
-    import psycopg2
-
-    parts = urllib.parse.urlsplit(database_url)
-    if parts.scheme not in ("postgres", "postgresql") or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("--database-url must be a postgres:// URL on 127.0.0.1, localhost or ::1.")
-    name = parts.path.lstrip("/")
-    arguments = {
-        "host": parts.hostname,
-        "port": parts.port or 5432,
-        "user": urllib.parse.unquote(parts.username or ""),
-        "password": urllib.parse.unquote(parts.password or ""),
-    }
-    admin = psycopg2.connect(dbname="postgres", **arguments)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-    database = psycopg2.connect(dbname=name, **arguments)
-    with database.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
-        tables = cursor.fetchone()[0]
-    database.close()
-    if tables:
-        raise SystemExit(f"Database {name} already has {tables} tables: drop it or name another one.")
-    return database_url
-
-
-def build_tables(env, logs):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--run-syncdb", "--settings", "bench.soak_settings", "-v", "0"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"migrate --run-syncdb failed: see {logs.name}")
-
-
-# The Resend API double
-
-
-class ResendDouble(ThreadingHTTPServer):
-    """A Resend API double: POST /emails gets a new message id, or a 500 response on the first attempt of a chosen email."""
-
-    daemon_threads = True
-
-    def __init__(self, fault_recipients):
-        super().__init__(("127.0.0.1", 0), ResendHandler)
-        self.fault_recipients = fault_recipients
-        self.lock = threading.Lock()
-        self.attempts = collections.Counter()
-        self.accepted = collections.Counter()
-        self.message_ids = set()
-        self.responses_by_key = {}
-        self.faults_answered = 0
-        self.repeats_answered = 0
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}/"
-
-    def answer(self, message, idempotency_key):
-        key = (message["to"][0], message["subject"])
-        with self.lock:
-            # Like Resend: a repeated Idempotency-Key gets the first response and sends nothing.
-            if idempotency_key in self.responses_by_key:
-                self.repeats_answered += 1
-                return 200, self.responses_by_key[idempotency_key]
-            self.attempts[key] += 1
-            recipient = key[0].rsplit("<", 1)[-1].rstrip(">")
-            if recipient in self.fault_recipients and key[1].startswith("Welcome") and self.attempts[key] == 1:
-                self.faults_answered += 1
-                return 500, {"statusCode": 500, "name": "internal_server_error", "message": "soak fault"}
-            self.accepted[key] += 1
-            message_id = str(uuid.uuid4())
-            self.message_ids.add(message_id)
-            if idempotency_key:
-                self.responses_by_key[idempotency_key] = {"id": message_id}
-            return 200, {"id": message_id}
-
-
-class ResendHandler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path.rstrip("/") != "/emails":
-            status, reply = 404, {"message": "not found"}
-        else:
-            status, reply = self.server.answer(json.loads(body), self.headers.get("Idempotency-Key"))
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format, *args):
-        pass
-
-
 # The event mix
 
 
@@ -213,24 +112,6 @@ class Delivery:
     event: dict
     secret: str = WEBHOOK_SECRET
     expected_status: int = 200
-
-
-def paid_session(session_id, email, plan, sample_events, payment_status="paid"):
-    subscription = plan.mode == "subscription"
-    metadata = {"mode": plan.mode, "plan": plan.slug}
-    if subscription:
-        metadata["term"] = plan.term
-    return sample_events.checkout_session(
-        session_id,
-        metadata=metadata,
-        payment_status=payment_status,
-        amount_total=plan.amount,
-        currency=plan.currency,
-        email=email,
-        stripe_mode="subscription" if subscription else "payment",
-        customer=f"cus_{session_id}" if subscription else None,
-        subscription=f"sub_{session_id}" if subscription else None,
-    )
 
 
 def make_session(number, kind, plan, sample_events, statuses):
@@ -319,110 +200,17 @@ class DeliveryLog:
                 self.unexpected.append((delivery.event["id"], statuses))
 
 
-def post(url, delivery, sample_events):
-    # Signed at send time, as Stripe signs each attempt: a run lasts longer
-    # than the 300 s signature tolerance.
-    payload = sample_events.encode(delivery.event)
-    request = urllib.request.Request(
-        url,
-        data=payload,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "Stripe-Signature": sample_events.signature_header(payload, delivery.secret),
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        # A reset or timed-out connection; Stripe retries it like a 5xx.
-        return 599
-
-
 def send_job(url, job, log, sample_events):
     for delivery in job:
         statuses, latencies = [], []
         for attempt in range(DELIVERY_ATTEMPTS):
             started = time.perf_counter()
-            statuses.append(post(url, delivery, sample_events))
+            statuses.append(post_event(url, delivery.event, delivery.secret, sample_events))
             latencies.append(time.perf_counter() - started)
             if statuses[-1] < 500:
                 break
             time.sleep(0.5 * (attempt + 1))
         log.record(delivery, statuses, latencies)
-
-
-# Server and worker processes
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Processes:
-    """The server, worker and sweeper processes of a run, each with a log file in the work folder."""
-
-    def __init__(self, env, work_dir):
-        self.env = env
-        self.work_dir = work_dir
-        self.running = {}
-        self.log_files = []
-        self.killed_at = None
-
-    def spawn(self, name, command, **env_overrides):
-        log_file = open(self.work_dir / f"{name}.log", "w")
-        self.log_files.append(log_file)
-        env = {**self.env, **env_overrides}
-        self.running[name] = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-
-    def spawn_task_worker(self, name):
-        self.spawn(name, [sys.executable, "manage.py", "db_worker", "--interval", "0.5", "--no-startup-delay", "--no-reload"])
-
-    def kill(self, name):
-        """Kill a process with SIGKILL, as the OOM killer would, and note the time."""
-        process = self.running.pop(name)
-        process.kill()
-        process.wait()
-        self.killed_at = datetime.now(UTC)
-
-    def all(self):
-        return list(self.running.values())
-
-    def close(self):
-        stop_processes(self.all())
-        for log_file in self.log_files:
-            log_file.close()
-
-
-def start_processes(env, args, work_dir, sweeper=True):
-    """Start gunicorn, the task workers and (unless told not to) the sweeper; return (base URL, Processes)."""
-    port = free_port()
-    processes = start_task_workers(env, args.task_workers, work_dir)
-    processes.spawn("gunicorn", [
-        sys.executable, "-m", "gunicorn", "levqor.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(args.web_workers), "--timeout", "60",
-    ])
-    if not sweeper:
-        return f"http://127.0.0.1:{port}", processes
-
-    processes.spawn(
-        "outbox_sweeper", [sys.executable, "manage.py", "outbox_sweeper", "--interval", "2"],
-        OUTBOX_STALE_SECONDS=str(STALE_SECONDS), OUTBOX_SWEEP_GRACE_SECONDS="30",
-    )
-    return f"http://127.0.0.1:{port}", processes
-
-
-def start_task_workers(env, count, work_dir, name="db_worker"):
-    """Start count db_worker processes named name-0, name-1 and so on; return their Processes."""
-    processes = Processes(env, work_dir)
-    for number in range(count):
-        processes.spawn_task_worker(f"{name}-{number}")
-    return processes
 
 
 def kill_a_worker_halfway(processes, log, deliveries):
@@ -431,73 +219,6 @@ def kill_a_worker_halfway(processes, log, deliveries):
         time.sleep(0.2)
     processes.kill("db_worker-0")
     processes.spawn_task_worker("db_worker-replacement")
-
-
-def wait_until_healthy(base_url, processes, deadline):
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes.all()):
-            raise SystemExit("A server or worker process exited during start-up: see the logs in the work folder.")
-        try:
-            with urllib.request.urlopen(base_url + "/api/webhooks/stripe/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit("gunicorn did not become healthy in time.")
-
-
-def stop_processes(processes):
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def pending_work(killed_at):
-    """Return the number of outbox rows and task rows due now or in progress.
-
-    Intake reminders and their tasks wait 48 hours, so rows due more than a
-    day from now do not count, but retries a few seconds away do. The task
-    that the killed worker left running does not count either, because
-    django-tasks-db never finishes it and the sweeper requeues its rows.
-    """
-    from django.db.models import Q
-    from django.utils import timezone
-    from django_tasks_db.models import DBTaskResult
-
-    from onboarding.delivery import due
-    from onboarding.models import OutboxEmail
-
-    later = timezone.now() + timedelta(days=1)
-    emails = OutboxEmail.objects.filter(
-        Q(state=OutboxEmail.State.SENDING) | Q(state=OutboxEmail.State.QUEUED) & due(later)
-    ).count()
-    tasks = DBTaskResult.objects.filter(Q(status="RUNNING") | Q(status="READY", run_after__lte=later)).count()
-    return emails, tasks - len(orphaned_tasks(killed_at))
-
-
-def orphaned_tasks(killed_at):
-    """Return the ids of tasks that were running when the worker was killed."""
-    from django_tasks_db.models import DBTaskResult
-
-    if killed_at is None:
-        return []
-    return list(DBTaskResult.objects.filter(status="RUNNING", started_at__lte=killed_at).values_list("id", flat=True))
-
-
-def wait_until_idle(deadline, killed_at):
-    idle_polls = 0
-    while time.monotonic() < deadline:
-        idle_polls = idle_polls + 1 if pending_work(killed_at) == (0, 0) else 0
-        if idle_polls >= 3:
-            return True
-        time.sleep(1)
-    return False
 
 
 # Checks
@@ -596,46 +317,6 @@ def recovered_rows():
 # Main
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
-
-
-def configure_django(env):
-    os.environ.update(env)
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
-
-
-def production_env(database_url, work_dir, name):
-    """Return the environment of the servers and workers: the production settings on this database."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "levqor.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": f"{name}-only-secret-key-not-for-production",
-        "LEVQOR_VAR_DIR": str(work_dir / "var"),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DEBUG", None)
-    return env
-
-
-def seed():
-    """Store the catalogue and the endpoint, as the data migration and setup_webhook_endpoint do."""
-    import importlib
-
-    from django.apps import apps
-
-    from orders.stripe_setup import configure_endpoint
-
-    importlib.import_module("orders.migrations.0002_default_plan_catalogue").add_default_plans(apps, None)
-    configure_endpoint(WEBHOOK_SECRET)
-
-
 def main():
     args = parse_args()
     started = time.monotonic()
@@ -644,7 +325,7 @@ def main():
     work_dir.mkdir(parents=True, exist_ok=True)
     database_url = prepare_database(args.database_url, work_dir)
 
-    env = production_env(database_url, work_dir, "soak")
+    env = production_env(database_url, work_dir)
     with open(work_dir / "migrate.log", "w") as logs:
         build_tables(env, logs)
     configure_django(env)
@@ -654,11 +335,13 @@ def main():
 
     sessions, jobs = plan_deliveries(args.events, args.seed)
     matched = [session for session in sessions if session.matched]
-    double = ResendDouble({session.email for session in matched[::RESEND_FAULT_EVERY]})
-    threading.Thread(target=double.serve_forever, daemon=True).start()
-    env.update(RESEND_API_KEY="re_soak_double", RESEND_API_URL=double.url)
+    double = start_double(ResendDouble({session.email for session in matched[::RESEND_FAULT_EVERY]}))
+    # The soak checks that nothing is lost or doubled, not the provider's rate
+    # limit (bench/outbox_drain.py measures that), so sends are not paced.
+    env.update(RESEND_API_KEY="re_soak_double", RESEND_API_URL=double.url, RESEND_RATE_LIMIT_PER_SECOND="0")
 
-    base_url, processes = start_processes(env, args, work_dir)
+    sweeper_env = {"OUTBOX_STALE_SECONDS": str(STALE_SECONDS), "OUTBOX_SWEEP_GRACE_SECONDS": "30"}
+    base_url, processes = start_processes(env, work_dir, args.web_workers, args.task_workers, sweeper_env)
     log = DeliveryLog()
     deliveries = sum(len(job) for job in jobs)
     try:

@@ -62,10 +62,10 @@ def alert_staff(kind, message, *, order=None, key=None):
 
 
 def queue_alert(kind, message, *, order=None, key=None, now=None):
-    """Write the alert rows for a condition without enqueuing a task; return the new rows."""
+    """Write the alert rows for a condition without enqueuing a task; return the new rows, without primary keys."""
     rows = []
     with degrade_on_database_error(kind, order):
-        rows = write_alert_rows(kind, message, order=order, key=key, now=now)
+        rows = write_alert_rows(kind, message, order=order, key=key, now=now, reload=False)
     return rows
 
 
@@ -85,7 +85,12 @@ def degrade_on_database_error(kind, order):
             order.record("alert.failed", f"Staff alert {kind} could not be queued: {type(exc).__name__}.", data={"kind": kind})
 
 
-def write_alert_rows(kind, message, *, order=None, key=None, now=None):
+def write_alert_rows(kind, message, *, order=None, key=None, now=None, reload=True):
+    """Insert one queued row per configured channel not yet alerted for key; return the new rows.
+
+    reload=False returns the rows as built, without primary keys, and saves
+    the query that reads them back (one per order webhook).
+    """
     now = now or timezone.now()
     if key is None:
         key = f"order:{order.pk}:{kind}" if order is not None else f"{kind}:{uuid.uuid4()}"
@@ -109,17 +114,17 @@ def write_alert_rows(kind, message, *, order=None, key=None, now=None):
         return []
 
     text = alert_text(kind, message, order)
-    StaffAlert.objects.bulk_create(
-        [
-            StaffAlert(
-                key=key, kind=kind, channel=channel, order=order, message=text,
-                recipients=channels[channel], task_due_at=now,
-            )
-            for channel in new_channels
-        ],
-        # The unique (key, channel) constraint decides a race between two callers.
-        ignore_conflicts=True,
-    )
+    rows = [
+        StaffAlert(
+            key=key, kind=kind, channel=channel, order=order, message=text,
+            recipients=channels[channel], task_due_at=now,
+        )
+        for channel in new_channels
+    ]
+    # The unique (key, channel) constraint decides a race between two callers.
+    StaffAlert.objects.bulk_create(rows, ignore_conflicts=True)
+    if not reload:
+        return rows
     # bulk_create sets no primary keys when conflicts are ignored.
     return list(StaffAlert.objects.filter(key=key, channel__in=new_channels, state=StaffAlert.State.QUEUED))
 

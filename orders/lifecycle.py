@@ -137,11 +137,9 @@ def waiting_event_ids(order):
         ids |= Q(subscription_id=order.stripe_subscription_id)
     if order.stripe_customer_id:
         ids |= Q(customer_id=order.stripe_customer_id)
-    charge_ids = list(order.payment_records.exclude(stripe_charge_id="").values_list("stripe_charge_id", flat=True))
-    if charge_ids:
-        ids |= Q(charge_id__in=charge_ids)
-    if not ids:
-        return []
+    # A subquery, so that the search is one query: it runs in every webhook
+    # that creates an order, where the order has no payment records yet.
+    ids |= Q(charge_id__in=order.payment_records.exclude(stripe_charge_id="").values("stripe_charge_id"))
     waiting = UnmatchedStripeEvent.objects.filter(ids, order__isnull=True).order_by("event_created", "id")
     return list(waiting.values_list("id", flat=True))
 
