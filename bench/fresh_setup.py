@@ -11,8 +11,8 @@ databases: the schema (normalised sqlite_master SQL and PRAGMA details on
 SQLite, `pg_dump --schema-only` on PostgreSQL), the django_migrations rows,
 and every row of every other table with times blanked out, before the demo steps.
 
-    python bench/fresh_setup.py                                  # SQLite files in a new folder
-    python bench/fresh_setup.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor
+    .venv/bin/python bench/fresh_setup.py                                  # SQLite files in a new folder
+    .venv/bin/python bench/fresh_setup.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor
 
 With --database-url it creates and afterwards drops the databases
 levqor_fresh_migrate and levqor_fresh_fast on that server. Exit status 0 means

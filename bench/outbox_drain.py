@@ -19,11 +19,12 @@ unmeasured, it sends --single-orders webhooks --gap seconds apart and
 reports, per order, the time from the webhook's 200 response to both emails
 being marked sent (p50, p95, max).
 
-    python bench/outbox_drain.py                 # SQLite file in a new folder
-    python bench/outbox_drain.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor_drain
+    .venv/bin/python bench/outbox_drain.py                 # SQLite file in a new folder
+    .venv/bin/python bench/outbox_drain.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor_drain
 
-Exit status 0 means every email was sent exactly once; the summary is a
-Markdown table on stdout. docs/benchmarks.md records results.
+Exit status 0 means every email was sent exactly once and the output ends
+with "problems: none"; each case prints one JSON line as it ends and a block
+of its figures at the end. docs/benchmarks.md records results.
 """
 
 import argparse

@@ -11,8 +11,8 @@ the status its events lead to, two emails per matched paid order and none for
 the others, each paid order's intake reminder queued 48 hours after its intake
 email, nothing accepted twice, and no due email or task rows left.
 
-    python bench/soak.py                      # 10,000 events on a new SQLite file
-    python bench/soak.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor_soak
+    .venv/bin/python bench/soak.py                      # 10,000 events on a new SQLite file
+    .venv/bin/python bench/soak.py --database-url postgres://levqor:levqor@127.0.0.1:55432/levqor_soak
 
 A PostgreSQL database is created when missing and must have no tables. The
 tables are built from the models (migrate --run-syncdb with

@@ -52,7 +52,7 @@ def test_readiness_before_any_webhook(client):
 
     assert body["last_webhook_at"] is None
     assert body["seconds_since_last_webhook"] is None
-    assert body["outbox"] == {"queued": 0, "sending": 0, "oldest_queued_age_seconds": None}
+    assert body["outbox"] == {"queued": 0, "scheduled": 0, "sending": 0, "oldest_queued_age_seconds": None}
 
 
 def get(url):

@@ -210,6 +210,9 @@ def test_outbox_delay_respects_next_attempt_and_stuck_sending(staff_alerts):
     stuck, _ = run_report()
 
     assert statuses(waiting)["outbox_delay"] == "ok"
+    assert finding(waiting, "outbox_delay")["details"]["queued"] == 0
+    assert finding(waiting, "outbox_delay")["details"]["scheduled"] == 1
+    assert finding(waiting, "outbox_delay")["details"]["oldest_queued_age_seconds"] is None
     assert statuses(stuck)["outbox_delay"] == "fail"
     assert finding(stuck, "outbox_delay")["details"]["sending"] == 1
 

@@ -1,6 +1,7 @@
 """Cheap health figures read from the database, shared by ops_report and the readiness view."""
 
 from django.db.models import Count, Min, Q
+from django.db.models.functions import Coalesce
 from djstripe.models import WebhookEventTrigger
 
 from onboarding.models import OutboxEmail
@@ -19,14 +20,22 @@ def seconds_since(moment, now):
 
 
 def outbox_backlog(now):
-    """Return the number of queued and sending emails and the age in seconds of the oldest queued one."""
+    """Return the number of due, scheduled and sending emails, and how long the longest-waiting due email has waited.
+
+    A queued row with a later next attempt (an intake reminder two days on, a
+    retry after backoff) is "scheduled", not backlog. A due row has waited
+    since its next attempt time, or since it was written when it has none.
+    """
+    due = Q(state=QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     figures = OutboxEmail.objects.filter(state__in=[QUEUED, SENDING]).aggregate(
-        queued=Count("id", filter=Q(state=QUEUED)),
+        queued=Count("id", filter=due),
+        scheduled=Count("id", filter=Q(state=QUEUED, next_attempt_at__gt=now)),
         sending=Count("id", filter=Q(state=SENDING)),
-        oldest_queued=Min("created_at", filter=Q(state=QUEUED)),
+        oldest_due=Min(Coalesce("next_attempt_at", "created_at"), filter=due),
     )
     return {
         "queued": figures["queued"],
+        "scheduled": figures["scheduled"],
         "sending": figures["sending"],
-        "oldest_queued_age_seconds": seconds_since(figures["oldest_queued"], now),
+        "oldest_queued_age_seconds": seconds_since(figures["oldest_due"], now),
     }

@@ -123,7 +123,8 @@ def outbox_delay(now, rules):
     return Condition(
         "outbox_delay",
         overdue > 0,
-        f"Outbox: {backlog['queued']} queued, {backlog['sending']} sending, {overdue} overdue; "
+        f"Outbox: {backlog['queued']} due, {backlog['scheduled']} scheduled for later, "
+        f"{backlog['sending']} sending, {overdue} overdue; "
         f"oldest queued: {format_age(age)}.",
         f"an email has been due for more than {rules.outbox_max_delay_minutes} minutes without being sent "
         "(is the db_worker running?)",

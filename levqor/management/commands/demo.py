@@ -280,6 +280,9 @@ def existing_secret():
 
 def port_is_free(port):
     with socket.socket() as probe:
+        # Bind as gunicorn does, with SO_REUSEADDR, so that connections of an
+        # earlier run still in TIME-WAIT do not count as a server on the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
