@@ -52,6 +52,17 @@ def worker_idle():
     return not DBTaskResult.objects.ready().exists() and not DBTaskResult.objects.filter(status="RUNNING").exists()
 
 
+def diagnosis(email_id, workers):
+    """Describe the row, the task rows and the processes' output, for a failure that only shows under CI's timing."""
+    row = OutboxEmail.objects.get(pk=email_id)
+    tasks = list(DBTaskResult.objects.values_list("task_path", "status", "run_after", "args_kwargs"))
+    return (
+        f"The sweeper's re-queued row was not sent within 60 s: state {row.state}, attempts {row.attempts}, "
+        f"next attempt {row.next_attempt_at}, task due {row.task_due_at}, last error {row.last_error!r}.\n"
+        f"Task rows: {tasks}\nProcess output:\n{workers.stop()[-6000:]}"
+    )
+
+
 def test_worker_and_sweeper_survive_terminated_backends(transactional_db, webhook, workers, resend, settings):
     # The mirror sync would add Stripe calls to the task; this case is about the connection.
     settings.STRIPE_MIRROR_SYNC = False
@@ -73,7 +84,10 @@ def test_worker_and_sweeper_survive_terminated_backends(transactional_db, webhoo
     # The sweeper must also work again: it enqueues a row whose task was lost.
     reminder = OutboxEmail.objects.get(order__stripe_checkout_session_id="cs_test_after", template="intake_reminder")
     OutboxEmail.objects.filter(pk=reminder.pk).update(next_attempt_at=timezone.now(), task_due_at=None)
-    wait_for(lambda: OutboxEmail.objects.get(pk=reminder.pk).state == "sent", message="the sweeper's re-queued row")
+    try:
+        wait_for(lambda: OutboxEmail.objects.get(pk=reminder.pk).state == "sent", timeout=60, message="the reminder")
+    except pytest.fail.Exception:
+        pytest.fail(diagnosis(reminder.pk, workers))
     new_sweeper_pids = backend_pids(SWEEPER)
     new_worker_pids = backend_pids(WORKER)
     still_running = [process.poll() is None for process in workers.processes]
