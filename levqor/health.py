@@ -4,7 +4,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
+from django.db import Error, connection
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -46,7 +46,8 @@ def readiness(request):
             cursor.execute("SELECT 1")
         last_webhook = last_webhook_at()
         backlog = outbox_backlog(now)
-    except DatabaseError as exc:
+    except Error as exc:
+        # Error covers InterfaceError too (a connection already closed).
         logger.error("Readiness check failed: the database is unreachable: %s", exc)
         return JsonResponse(
             {"ready": False, "database": "unreachable", "error": type(exc).__name__, "time": now.isoformat()},

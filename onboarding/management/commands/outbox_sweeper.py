@@ -5,7 +5,7 @@ import signal
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, close_old_connections
+from django.db import Error, close_old_connections
 
 from onboarding.sweeper import sweep
 
@@ -37,7 +37,9 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 result = sweep()
-            except DatabaseError:
+            # Error, not only DatabaseError: a connection the server closed
+            # mid-pass can surface as InterfaceError, which must not end the loop.
+            except Error:
                 failures += 1
                 logger.exception("Outbox sweep pass failed; retrying in %s s", interval)
             else:
