@@ -1,14 +1,14 @@
 """Build dj-stripe's tables on an empty database from its final migration state, then migrate the rest.
 
-`migrate` on an empty database spends about 90% of its time in dj-stripe
-2.11's migration 0002_2_10: its 514 RemoveField operations each make Django
-re-render dj-stripe's interrelated model states (about 48 models per field
-removed), while the SQL they run takes a few seconds. The final state of
-those migrations is the same whichever way it is reached, so on an empty
-database this module renders it once, creates dj-stripe's tables from it
-with Django's own schema editor, records dj-stripe's migrations as applied,
-and leaves every other migration, our data migrations included, to
-`migrate`.
+On an empty database, `migrate` spends about 90% of its time in dj-stripe
+2.11's migration 0002_2_10 (measured with cProfile by bench/fresh_setup.py).
+Each of its 514 RemoveField operations makes Django render dj-stripe's
+related model states again, about 48 models per removed field. The SQL they
+run takes a few seconds. The final state of those migrations does not depend
+on the path to it. So on an empty database this module renders that state
+once and creates dj-stripe's tables from it with Django's own schema editor.
+It then records dj-stripe's migrations as applied and leaves every other
+migration, our data migrations included, to `migrate`.
 
 bench/fresh_setup.py compares the schema, the django_migrations rows and
 the data this builds with what `migrate` builds, on SQLite and PostgreSQL.

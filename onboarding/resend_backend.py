@@ -14,11 +14,11 @@ logger = logging.getLogger(__name__)
 PACE_NAME = "resend"
 # The wait after a 429 that carries no usable retry-after header.
 DEFAULT_HOLD_OFF_SECONDS = 1.0
-# A 429 from the per-second limit asks for a wait of about a second. The
-# request is then sent again in place, up to IN_PLACE_RETRIES times, so a
-# stray 429 costs a second rather than the outbox's retry backoff (15 s or
-# more) and an entry in the order's timeline. A longer retry-after, or a
-# further 429, goes back to the outbox's retries.
+# A 429 from the per-second limit carries a retry-after of about a second, so
+# the request is sent again in place, up to IN_PLACE_RETRIES times. A stray 429
+# then costs a second, not the outbox's retry backoff (15 s or more) and an
+# entry in the order's timeline. A longer retry-after, or a further 429, goes
+# back to the outbox's retries.
 IN_PLACE_RETRIES = 2
 IN_PLACE_MAX_WAIT_SECONDS = 2.0
 

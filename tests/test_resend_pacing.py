@@ -1,4 +1,4 @@
-"""Resend's rate limit: every worker's requests share one pace, and a 429 holds them all off."""
+"""Resend's rate limit: every worker's requests share one pace, and a 429 pauses them all."""
 
 import threading
 import time

@@ -248,8 +248,8 @@ def test_two_workers_send_200_messages_once(workers, resend, stripe_api):
 
 def test_worker_killed_mid_send(committed_webhook, workers, resend, admin_client, settings):
     settings.STRIPE_MIRROR_SYNC = False
-    # Resend holds the welcome request for 5 s and then accepts it: the
-    # message is out, but its worker dies before recording it.
+    # The Resend double delays the welcome request by 5 s and then accepts it,
+    # so the message is out but its worker dies before recording it.
     resend.faults.append(("slow", 5))
     committed_webhook.post(checkout_event())
     doomed = workers.start(**resend_env(resend))
